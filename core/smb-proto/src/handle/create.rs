@@ -1,0 +1,435 @@
+//! CREATE ([MS-SMB2] 3.3.5.9) and CLOSE (3.3.5.10): path checks, access and share modes,
+//! delete on close, and the create contexts answered (MxAc, QFid) or ignored as the spec allows.
+
+use smb_wire::create::{self, access, context_name, options, share_access, ResponseRepr};
+use smb_wire::file_ops::{CloseRequest, CloseResponseRepr, CLOSE_FLAG_POSTQUERY_ATTRIB};
+use smb_wire::{FileId, NtStatus};
+
+use crate::path;
+use crate::policy::Policy;
+use crate::server::{Chain, HResult, Reply, Server};
+use crate::state::{Open, Search};
+use crate::table::Handle;
+use crate::vfs::{attr, CreateAction, Disposition, OpenArgs, Vfs, Want};
+
+/// Rights that touch file data, for share-mode checks ([MS-FSA] 2.1.5.1.2).
+const DATA_READ: u32 = access::FILE_READ_DATA | access::FILE_EXECUTE;
+const DATA_WRITE: u32 = access::FILE_WRITE_DATA | access::FILE_APPEND_DATA;
+
+/// Maps GENERIC_* bits to specific rights ([MS-SMB2] 3.3.5.9, [MS-DTYP] 2.4.3).
+pub fn map_generic(mut a: u32) -> u32 {
+    if a & access::GENERIC_READ != 0 {
+        a |= access::FILE_GENERIC_READ;
+    }
+    if a & access::GENERIC_WRITE != 0 {
+        a |= access::FILE_GENERIC_WRITE;
+    }
+    if a & access::GENERIC_EXECUTE != 0 {
+        a |= access::FILE_GENERIC_EXECUTE;
+    }
+    if a & access::GENERIC_ALL != 0 {
+        a |= access::FILE_ALL_ACCESS;
+    }
+    a & !(access::GENERIC_READ
+        | access::GENERIC_WRITE
+        | access::GENERIC_EXECUTE
+        | access::GENERIC_ALL)
+}
+
+/// Whether a new open (access `a`, sharing `s`) conflicts with an existing one.
+fn share_conflict(a: u32, s: u32, ea: u32, es: u32) -> bool {
+    let conflict = |acc: u32, share: u32| {
+        (acc & DATA_READ != 0 && share & share_access::READ == 0)
+            || (acc & DATA_WRITE != 0 && share & share_access::WRITE == 0)
+            || (acc & access::DELETE != 0 && share & share_access::DELETE == 0)
+    };
+    conflict(a, es) || conflict(ea, s)
+}
+
+impl<V: Vfs, P: Policy> Server<'_, V, P> {
+    pub(crate) fn create(
+        &mut self,
+        msg: &[u8],
+        out: &mut [u8],
+        sh: Handle,
+        th: Handle,
+        chain: &mut Chain,
+    ) -> HResult {
+        let req = create::Request::parse(msg).map_err(|e| e.status())?;
+        let tree = *self.trees.get(th).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        let Some(share) = tree.share else {
+            // Named pipes on IPC$: no RPC service is offered yet.
+            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+        };
+        if req.impersonation_level > 3 {
+            return Err(NtStatus::BAD_IMPERSONATION_LEVEL);
+        }
+        if req.create_options & !options::VALID != 0
+            || req.create_options & options::DIRECTORY_FILE != 0
+                && req.create_options & options::NON_DIRECTORY_FILE != 0
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if req.file_attributes & !0x7fff != 0
+            || req.file_attributes & attr::DIRECTORY != 0
+                && req.create_options & options::NON_DIRECTORY_FILE != 0
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if req.desired_access & 0x0ce0_fe00 != 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let disposition = match req.create_disposition {
+            0 => Disposition::Supersede,
+            1 => Disposition::Open,
+            2 => Disposition::Create,
+            3 => Disposition::OpenIf,
+            4 => Disposition::Overwrite,
+            5 => Disposition::OverwriteIf,
+            _ => return Err(NtStatus::INVALID_PARAMETER),
+        };
+        if req.create_options & options::OPEN_BY_FILE_ID != 0 {
+            return Err(NtStatus::NOT_SUPPORTED);
+        }
+        // Create contexts: validate the chain, note the ones we answer.
+        let mut want_mxac = false;
+        let mut want_qfid = false;
+        let mut alloc_size = 0u64;
+        for c in req.contexts() {
+            let c = c.map_err(|e| e.status())?;
+            match c.name {
+                context_name::QUERY_MAXIMAL_ACCESS => want_mxac = true,
+                context_name::QUERY_ON_DISK_ID => want_qfid = true,
+                context_name::ALLOCATION_SIZE => {
+                    let b = c.data.get(..8).ok_or(NtStatus::INVALID_PARAMETER)?;
+                    alloc_size =
+                        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                }
+                context_name::EA_BUFFER => return Err(NtStatus::EAS_NOT_SUPPORTED),
+                context_name::DURABLE_HANDLE_RECONNECT
+                | context_name::DURABLE_HANDLE_RECONNECT_V2 => {
+                    return Err(NtStatus::OBJECT_NAME_NOT_FOUND)
+                }
+                context_name::TIMEWARP_TOKEN => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+                // Durable handles, leases, SD, app instance: not granted, ignored as allowed.
+                _ => {}
+            }
+        }
+        let mut pbuf = [0u8; path::MAX_PATH];
+        let p = path::normalize(req.name, &mut pbuf)?;
+        let mut want = if req.create_options & options::DIRECTORY_FILE != 0 {
+            Want::Directory
+        } else if req.create_options & options::NON_DIRECTORY_FILE != 0 {
+            Want::File
+        } else {
+            Want::Any
+        };
+        if p.is_empty() && want == Want::File {
+            return Err(NtStatus::FILE_IS_A_DIRECTORY);
+        }
+        if want == Want::Directory
+            && matches!(
+                disposition,
+                Disposition::Supersede | Disposition::Overwrite | Disposition::OverwriteIf
+            )
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let mut granted = map_generic(req.desired_access);
+        let max_allowed = granted & access::MAXIMUM_ALLOWED != 0;
+        granted &= !access::MAXIMUM_ALLOWED;
+        if max_allowed {
+            granted |= tree.maximal_access;
+        }
+        let doc = req.create_options & options::DELETE_ON_CLOSE != 0;
+        if doc && granted & access::DELETE == 0 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let writes = !matches!(disposition, Disposition::Open);
+        if share.read_only {
+            if max_allowed {
+                granted &= tree.maximal_access;
+            }
+            if granted & access::ANY_WRITE != 0 || doc {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+        }
+        if granted & access::ACCESS_SYSTEM_SECURITY != 0 {
+            return Err(NtStatus::PRIVILEGE_NOT_HELD);
+        }
+
+        // Existing file: share modes, delete pending, read-only attribute.
+        let existing = match self.vfs.stat_path(share.id, p) {
+            Ok(i) => Some(i),
+            Err(NtStatus::OBJECT_NAME_NOT_FOUND) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(info) = existing {
+            if want == Want::Any && info.is_directory {
+                want = Want::Any;
+            }
+            if matches!(disposition, Disposition::Create) {
+                return Err(NtStatus::OBJECT_NAME_COLLISION);
+            }
+            if info.is_directory && want == Want::File {
+                return Err(NtStatus::FILE_IS_A_DIRECTORY);
+            }
+            if !info.is_directory && want == Want::Directory {
+                return Err(NtStatus::NOT_A_DIRECTORY);
+            }
+            if info.is_directory
+                && matches!(
+                    disposition,
+                    Disposition::Supersede | Disposition::Overwrite | Disposition::OverwriteIf
+                )
+            {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            let mut eff = granted;
+            if matches!(
+                disposition,
+                Disposition::Overwrite | Disposition::OverwriteIf | Disposition::Supersede
+            ) {
+                eff |= access::FILE_WRITE_DATA;
+            }
+            for (_, o) in self.opens.iter() {
+                if o.share == share.id && o.file_key == info.file_id {
+                    if o.delete_on_close && o.file_key != 0 && self.delete_pending(o) {
+                        return Err(NtStatus::DELETE_PENDING);
+                    }
+                    if share_conflict(eff, req.share_access, o.granted_access, o.share_access) {
+                        return Err(NtStatus::SHARING_VIOLATION);
+                    }
+                }
+            }
+            if info.attributes & attr::READONLY != 0 && !info.is_directory {
+                if granted & DATA_WRITE != 0
+                    || matches!(
+                        disposition,
+                        Disposition::Overwrite | Disposition::OverwriteIf | Disposition::Supersede
+                    )
+                {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                if doc {
+                    return Err(NtStatus::CANNOT_DELETE);
+                }
+            }
+        } else if matches!(disposition, Disposition::Open | Disposition::Overwrite) {
+            return Err(if p.contains('/') {
+                match self.parent_exists(share.id, p) {
+                    true => NtStatus::OBJECT_NAME_NOT_FOUND,
+                    false => NtStatus::OBJECT_PATH_NOT_FOUND,
+                }
+            } else {
+                NtStatus::OBJECT_NAME_NOT_FOUND
+            });
+        }
+        if share.read_only && existing.is_none() {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let _ = writes;
+        let args = OpenArgs {
+            disposition,
+            want,
+            write: granted & (DATA_WRITE) != 0
+                || matches!(
+                    disposition,
+                    Disposition::Overwrite | Disposition::OverwriteIf | Disposition::Supersede
+                ),
+            attributes: req.file_attributes & attr::SETTABLE,
+            allocation_size: alloc_size,
+        };
+        let (node, action, info) = self.vfs.open(share.id, p, &args)?;
+        if action == CreateAction::Created && !info.is_directory {
+            // A newly created file grants what was asked even on a read-only attribute.
+        }
+        if doc && info.is_directory && !self.vfs.is_empty_dir(node).unwrap_or(true) {
+            // Windows allows it; the delete fails silently at close.
+        }
+        let o = Open {
+            file_id: FileId::default(),
+            session: sh,
+            tree: th,
+            node,
+            granted_access: granted,
+            share_access: req.share_access,
+            file_key: info.file_id,
+            share: share.id,
+            is_directory: info.is_directory,
+            delete_on_close: doc,
+            position: 0,
+            mode: req.create_options
+                & (options::WRITE_THROUGH
+                    | options::SEQUENTIAL_ONLY
+                    | options::NO_INTERMEDIATE_BUFFERING
+                    | options::SYNCHRONOUS_IO_ALERT
+                    | options::SYNCHRONOUS_IO_NONALERT
+                    | options::DELETE_ON_CLOSE),
+            search: Search::default(),
+        };
+        let oh = match self.opens.insert(o) {
+            Ok(h) => h,
+            Err(_) => {
+                self.vfs.close(node);
+                return Err(NtStatus::INSUFFICIENT_RESOURCES);
+            }
+        };
+        let v = oh.to_u64();
+        let fid = FileId {
+            persistent: v,
+            volatile: v,
+        };
+        if let Some(o) = self.opens.get_mut(oh) {
+            o.file_id = fid;
+        }
+        chain.file_id = Some(fid);
+
+        // Response contexts.
+        let base = create::RESPONSE_CONTEXTS_OFFSET;
+        let mut end = 0usize;
+        let mut prev = None;
+        {
+            let ctx = &mut out[base..];
+            if want_mxac {
+                let mut d = [0u8; 8];
+                d[4..].copy_from_slice(&tree.maximal_access.to_le_bytes());
+                end = create::emit_context(ctx, prev, 0, context_name::QUERY_MAXIMAL_ACCESS, &d)
+                    .ok_or(NtStatus::INTERNAL_ERROR)?;
+                prev = Some(0);
+            }
+            if want_qfid {
+                let pos = crate::align8(end);
+                ctx[end..pos].fill(0);
+                let mut d = [0u8; 32];
+                d[..8].copy_from_slice(&info.file_id.to_le_bytes());
+                d[8..16].copy_from_slice(&u64::from(share.id.0).to_le_bytes());
+                end = create::emit_context(ctx, prev, pos, context_name::QUERY_ON_DISK_ID, &d)
+                    .ok_or(NtStatus::INTERNAL_ERROR)?;
+            }
+        }
+        let len = ResponseRepr {
+            oplock_level: 0,
+            flags: 0,
+            create_action: action as u32,
+            creation_time: info.creation_time,
+            last_access_time: info.last_access_time,
+            last_write_time: info.last_write_time,
+            change_time: info.change_time,
+            allocation_size: info.allocation_size,
+            end_of_file: info.end_of_file,
+            file_attributes: info.attributes,
+            file_id: fid,
+        }
+        .emit(out, end);
+        Ok(Reply {
+            status: NtStatus::SUCCESS,
+            len,
+        })
+    }
+
+    fn parent_exists(&mut self, share: crate::vfs::ShareId, p: &str) -> bool {
+        match p.rfind('/') {
+            Some(i) => self
+                .vfs
+                .stat_path(share, &p[..i])
+                .map(|i| i.is_directory)
+                .unwrap_or(false),
+            None => true,
+        }
+    }
+
+    /// A file is delete-pending when an open carries a disposition set through SET_INFO
+    /// (opens with FILE_DELETE_ON_CLOSE only mark it at close).
+    fn delete_pending(&self, o: &Open) -> bool {
+        o.delete_on_close && o.mode & options::DELETE_ON_CLOSE == 0
+    }
+
+    /// Resolves a FileId in a request, honouring related compounds.
+    pub(crate) fn resolve_open(
+        &self,
+        th: Handle,
+        fid: FileId,
+        chain: &Chain,
+        related: bool,
+    ) -> Result<Handle, NtStatus> {
+        let fid = if fid == FileId::RELATED {
+            if !related {
+                return Err(NtStatus::FILE_CLOSED);
+            }
+            match chain.file_id {
+                Some(f) => f,
+                None => return Err(chain.create_error.unwrap_or(NtStatus::INVALID_PARAMETER)),
+            }
+        } else {
+            fid
+        };
+        let h = Handle::from_u64(fid.volatile).ok_or(NtStatus::FILE_CLOSED)?;
+        let o = self.opens.get(h).ok_or(NtStatus::FILE_CLOSED)?;
+        if o.file_id != fid || o.tree != th {
+            return Err(NtStatus::FILE_CLOSED);
+        }
+        Ok(h)
+    }
+
+    pub(crate) fn close_cmd(
+        &mut self,
+        msg: &[u8],
+        out: &mut [u8],
+        th: Handle,
+        chain: &mut Chain,
+        related: bool,
+    ) -> HResult {
+        let req = CloseRequest::parse(msg).map_err(|e| e.status())?;
+        let oh = self.resolve_open(th, req.file_id, chain, related)?;
+        let mut r = CloseResponseRepr::default();
+        if req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0 {
+            let node = self
+                .opens
+                .get(oh)
+                .map(|o| o.node)
+                .ok_or(NtStatus::FILE_CLOSED)?;
+            if let Ok(i) = self.vfs.stat(node) {
+                r = CloseResponseRepr {
+                    flags: CLOSE_FLAG_POSTQUERY_ATTRIB,
+                    creation_time: i.creation_time,
+                    last_access_time: i.last_access_time,
+                    last_write_time: i.last_write_time,
+                    change_time: i.change_time,
+                    allocation_size: i.allocation_size,
+                    end_of_file: i.end_of_file,
+                    file_attributes: i.attributes,
+                };
+            }
+        }
+        self.close_open(oh);
+        Ok(Reply {
+            status: NtStatus::SUCCESS,
+            len: r.emit(out),
+        })
+    }
+
+    /// Closes an open: applies delete on close when it is the last open of a file marked for
+    /// deletion, else hands the mark to a remaining open ([MS-FSA] 2.1.5.4).
+    pub(crate) fn close_open(&mut self, oh: Handle) {
+        let Some(o) = self.opens.remove(oh) else {
+            return;
+        };
+        if o.delete_on_close {
+            let other = self
+                .opens
+                .iter_mut()
+                .find(|(_, x)| x.share == o.share && x.file_key == o.file_key && o.file_key != 0);
+            match other {
+                Some((_, x)) => {
+                    x.delete_on_close = true;
+                    x.mode &= !options::DELETE_ON_CLOSE;
+                }
+                None => {
+                    let _ = self.vfs.unlink(o.node);
+                }
+            }
+        }
+        self.vfs.close(o.node);
+    }
+}

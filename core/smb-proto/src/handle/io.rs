@@ -1,0 +1,159 @@
+//! READ ([MS-SMB2] 3.3.5.12), WRITE (3.3.5.13) and FLUSH (3.3.5.11). READ data goes from the
+//! VFS straight into the response buffer.
+
+use smb_wire::create::access;
+use smb_wire::file_ops::{self, FlushRequest, ReadRequest, WriteRequest};
+use smb_wire::NtStatus;
+
+use crate::policy::Policy;
+use crate::server::{Chain, ConnId, HResult, Reply, Server};
+use crate::table::Handle;
+use crate::vfs::Vfs;
+
+/// Credits a payload of `len` bytes costs ([MS-SMB2] 3.3.5.2.5).
+pub fn credits_for(len: u32) -> u16 {
+    (1 + len.saturating_sub(1) / 65536) as u16
+}
+
+impl<V: Vfs, P: Policy> Server<'_, V, P> {
+    /// Checks that the request's CreditCharge covers `len` bytes when multi-credit is in use.
+    pub(crate) fn check_charge(&self, conn: ConnId, msg: &[u8], len: u32) -> Result<(), NtStatus> {
+        let c = self.conns.get(conn.0).ok_or(NtStatus::INTERNAL_ERROR)?;
+        if c.multi_credit {
+            let charge = smb_wire::Header::new_unchecked(msg).credit_charge().max(1);
+            if credits_for(len) > charge {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+        } else if len > 65536 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read(
+        &mut self,
+        conn: ConnId,
+        msg: &[u8],
+        out: &mut [u8],
+        th: Handle,
+        chain: &mut Chain,
+        related: bool,
+    ) -> HResult {
+        let req = ReadRequest::parse(msg).map_err(|e| e.status())?;
+        let oh = self.resolve_open(th, req.file_id, chain, related)?;
+        if req.length > self.cfg.max_io {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        self.check_charge(conn, msg, req.length)?;
+        let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
+        if o.is_directory {
+            return Err(NtStatus::INVALID_DEVICE_REQUEST);
+        }
+        if o.granted_access & (access::FILE_READ_DATA | access::FILE_EXECUTE) == 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let node = o.node;
+        let off = file_ops::READ_DATA_OFFSET;
+        let want = req.length as usize;
+        let dst = out
+            .get_mut(off..off + want)
+            .ok_or(NtStatus::INVALID_PARAMETER)?;
+        if req.offset > i64::MAX as u64 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let n = self.vfs.read(node, req.offset, dst)?;
+        if n < req.minimum_count as usize || (n == 0 && want > 0) {
+            return Err(NtStatus::END_OF_FILE);
+        }
+        if n == 0 && want == 0 {
+            // A zero-length read at or past EOF is still END_OF_FILE for Windows only past EOF.
+            let size = self.vfs.stat(node)?.end_of_file;
+            if req.offset > size {
+                return Err(NtStatus::END_OF_FILE);
+            }
+        }
+        if let Some(o) = self.opens.get_mut(oh) {
+            o.position = req.offset + n as u64;
+        }
+        Ok(Reply {
+            status: NtStatus::SUCCESS,
+            len: file_ops::emit_read_response(out, n),
+        })
+    }
+
+    pub(crate) fn write(
+        &mut self,
+        conn: ConnId,
+        msg: &[u8],
+        out: &mut [u8],
+        th: Handle,
+        chain: &mut Chain,
+        related: bool,
+    ) -> HResult {
+        let req = WriteRequest::parse(msg).map_err(|e| e.status())?;
+        let oh = self.resolve_open(th, req.file_id, chain, related)?;
+        if req.data.len() > self.cfg.max_io as usize {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        self.check_charge(conn, msg, req.data.len() as u32)?;
+        let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
+        if o.is_directory {
+            return Err(NtStatus::INVALID_DEVICE_REQUEST);
+        }
+        if o.granted_access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let node = o.node;
+        let offset = if req.offset == u64::MAX {
+            // Append ([MS-SMB2] 3.3.5.13 with FILE_APPEND_DATA).
+            self.vfs.stat(node)?.end_of_file
+        } else {
+            if req.offset > i64::MAX as u64 {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            if o.granted_access & access::FILE_WRITE_DATA == 0 {
+                // Append-only opens may only write at the end.
+                let size = self.vfs.stat(node)?.end_of_file;
+                if req.offset < size {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+            }
+            req.offset
+        };
+        let n = self.vfs.write(node, offset, req.data)?;
+        if req.flags & 0x1 != 0 {
+            // SMB2_WRITEFLAG_WRITE_THROUGH
+            self.vfs.flush(node)?;
+        }
+        if let Some(o) = self.opens.get_mut(oh) {
+            o.position = offset + n as u64;
+        }
+        Ok(Reply {
+            status: NtStatus::SUCCESS,
+            len: file_ops::emit_write_response(out, n as u32),
+        })
+    }
+
+    pub(crate) fn flush(
+        &mut self,
+        msg: &[u8],
+        out: &mut [u8],
+        th: Handle,
+        chain: &mut Chain,
+        related: bool,
+    ) -> HResult {
+        let req = FlushRequest::parse(msg).map_err(|e| e.status())?;
+        let oh = self.resolve_open(th, req.file_id, chain, related)?;
+        let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
+        if o.granted_access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        if !o.is_directory {
+            self.vfs.flush(o.node)?;
+        }
+        Ok(Reply {
+            status: NtStatus::SUCCESS,
+            len: smb_wire::session_setup::emit_empty(out),
+        })
+    }
+}

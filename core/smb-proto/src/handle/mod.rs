@@ -1,0 +1,8 @@
+//! Command handlers, one module per group of [MS-SMB2] 3.3.5 sections.
+
+pub mod create;
+pub mod info;
+pub mod io;
+pub mod ioctl;
+pub mod negotiate;
+pub mod session;

@@ -1,0 +1,264 @@
+//! Client path names to VFS paths ([MS-FSCC] 2.1.5 pathname rules, [MS-SMB2] 3.3.5.9): UTF-16LE,
+//! `\`-separated, relative to the share root, to the normalized UTF-8 form [`crate::vfs`]
+//! expects. Everything that could leave the share or name something other than a plain file
+//! is refused here, before the VFS sees it.
+
+use smb_wire::utf16::{NameError, Utf16Le};
+use smb_wire::NtStatus;
+
+/// Longest path accepted, in UTF-8 bytes.
+pub const MAX_PATH: usize = 4096;
+/// Longest name component, in UTF-16 code units ([MS-FSCC] 2.1.5.2).
+pub const MAX_COMPONENT: usize = 255;
+
+/// Converts `name` into `out`. A trailing `::$DATA` (the default stream) is accepted and
+/// removed; any other stream name is `OBJECT_NAME_INVALID` (streams are not supported).
+/// Returns the path and whether the client wrote a trailing backslash.
+pub fn normalize<'b>(name: &[u8], out: &'b mut [u8]) -> Result<&'b str, NtStatus> {
+    let s = Utf16Le(name).to_utf8(out).map_err(|e| match e {
+        NameError::Invalid => NtStatus::OBJECT_NAME_INVALID,
+        NameError::TooLong => NtStatus::NAME_TOO_LONG,
+    })?;
+    let len = s.len();
+    if s.starts_with('\\') || s.starts_with('/') {
+        // [MS-SMB2] 3.3.5.9: the name must not start with a separator.
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let mut end = len;
+    // Default data stream suffix: "name::$DATA".
+    let lower_tail = |s: &str, suffix: &str| {
+        s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    if lower_tail(&s[..end], "::$DATA") {
+        end -= "::$DATA".len();
+    }
+    // One trailing separator names the directory itself.
+    if end > 0 && s.as_bytes()[end - 1] == b'\\' {
+        end -= 1;
+    }
+    let bytes = &mut out[..end];
+    for b in bytes.iter_mut() {
+        if *b == b'\\' {
+            *b = b'/';
+        }
+    }
+    let p = core::str::from_utf8(&out[..end]).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+    if p.is_empty() {
+        return Ok(p);
+    }
+    for comp in p.split('/') {
+        check_component(comp)?;
+    }
+    Ok(p)
+}
+
+/// Checks one name component.
+pub fn check_component(comp: &str) -> Result<(), NtStatus> {
+    if comp.is_empty() {
+        return Err(NtStatus::OBJECT_NAME_INVALID);
+    }
+    if comp == "." || comp == ".." {
+        return Err(NtStatus::OBJECT_PATH_SYNTAX_BAD);
+    }
+    if comp.encode_utf16().count() > MAX_COMPONENT {
+        return Err(NtStatus::OBJECT_NAME_INVALID);
+    }
+    for c in comp.chars() {
+        match c {
+            '\0'..='\u{1f}' | '"' | '*' | ':' | '<' | '>' | '?' | '|' | '/' | '\\' => {
+                return Err(NtStatus::OBJECT_NAME_INVALID)
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The last component of a normalized path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Case-insensitive match of `name` against a Windows wildcard `pattern` ([MS-FSA] 2.1.4.4):
+/// `*` any run, `?` one character, and the DOS forms `<` (like `*`), `>` (like `?`) and `"`
+/// (a dot). `*.*` and `*` match every name. Iterative with one backtrack point: linear in
+/// practice, never recursive.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    if pattern == "*" || pattern == "*.*" || pattern == "<.*" {
+        return true;
+    }
+    let mut p = pattern.chars().peekable();
+    let _ = &mut p;
+    let pat: PatIter<'_> = PatIter(pattern);
+    pat.matches(name)
+}
+
+struct PatIter<'a>(&'a str);
+
+impl PatIter<'_> {
+    fn matches(&self, name: &str) -> bool {
+        let pb = self.0.as_bytes();
+        let nb = name.as_bytes();
+        let (mut pi, mut ni) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while ni < nb.len() {
+            if pi < pb.len() {
+                let (pc, plen) = decode(&self.0[pi..]);
+                let (nc, nlen) = decode(&name[ni..]);
+                match pc {
+                    '*' | '<' => {
+                        star = Some((pi + plen, ni));
+                        pi += plen;
+                        continue;
+                    }
+                    '?' | '>' => {
+                        pi += plen;
+                        ni += nlen;
+                        continue;
+                    }
+                    '"' if nc == '.' => {
+                        pi += plen;
+                        ni += nlen;
+                        continue;
+                    }
+                    _ if eq_ci(pc, nc) => {
+                        pi += plen;
+                        ni += nlen;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            match star {
+                Some((sp, sn)) => {
+                    let (_, l) = decode(&name[sn..]);
+                    star = Some((sp, sn + l));
+                    pi = sp;
+                    ni = sn + l;
+                }
+                None => return false,
+            }
+        }
+        // Trailing stars (and DOS dot/qm at the end) match the empty rest.
+        while pi < pb.len() {
+            let (pc, plen) = decode(&self.0[pi..]);
+            if matches!(pc, '*' | '<' | '>' | '"') {
+                pi += plen;
+            } else {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn decode(s: &str) -> (char, usize) {
+    let c = s.chars().next().unwrap_or('\0');
+    (c, c.len_utf8().max(1))
+}
+
+fn eq_ci(a: char, b: char) -> bool {
+    a == b || a.to_lowercase().eq(b.to_lowercase())
+}
+
+/// Case-insensitive equality of two names (simple case folding).
+pub fn eq_ignore_case(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u16le(s: &str, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        for u in s.encode_utf16() {
+            out[n..n + 2].copy_from_slice(&u.to_le_bytes());
+            n += 2;
+        }
+        n
+    }
+
+    fn norm(s: &str) -> Result<([u8; 256], usize), NtStatus> {
+        let mut w = [0u8; 512];
+        let n = u16le(s, &mut w);
+        let mut out = [0u8; 256];
+        let l = normalize(&w[..n], &mut out)?.len();
+        Ok((out, l))
+    }
+
+    fn ok(s: &str) -> &'static str {
+        let (o, l) = norm(s).unwrap();
+        let v: &'static mut [u8] = std::boxed::Box::leak(std::boxed::Box::new(o));
+        core::str::from_utf8(&v[..l]).unwrap()
+    }
+
+    extern crate std;
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(ok(""), "");
+        assert_eq!(ok("a\\b\\c.txt"), "a/b/c.txt");
+        assert_eq!(ok("dir\\"), "dir");
+        assert_eq!(ok("file::$DATA"), "file");
+    }
+
+    #[test]
+    fn refuses_escapes_and_tricks() {
+        assert_eq!(
+            norm("..\\etc").unwrap_err(),
+            NtStatus::OBJECT_PATH_SYNTAX_BAD
+        );
+        assert_eq!(
+            norm("a\\..\\..\\b").unwrap_err(),
+            NtStatus::OBJECT_PATH_SYNTAX_BAD
+        );
+        assert_eq!(
+            norm("\\etc\\passwd").unwrap_err(),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(
+            norm("/etc/passwd").unwrap_err(),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(norm("a/b").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
+        assert_eq!(norm("a\0b").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
+        assert_eq!(
+            norm("file:stream").unwrap_err(),
+            NtStatus::OBJECT_NAME_INVALID
+        );
+        assert_eq!(
+            norm("file:stream:$DATA").unwrap_err(),
+            NtStatus::OBJECT_NAME_INVALID
+        );
+        assert_eq!(norm("C:\\x").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
+        assert_eq!(norm("a\\\\b").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
+        assert_eq!(norm("a*").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
+        assert_eq!(norm(".").unwrap_err(), NtStatus::OBJECT_PATH_SYNTAX_BAD);
+        let long: std::string::String = core::iter::repeat('x').take(256).collect();
+        assert_eq!(norm(&long).unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
+        // Unpaired surrogate.
+        assert_eq!(
+            normalize(&[0x00, 0xd8], &mut [0u8; 8]).unwrap_err(),
+            NtStatus::OBJECT_NAME_INVALID
+        );
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*", "anything"));
+        assert!(wildcard_match("*.*", "noext"));
+        assert!(wildcard_match("*.TXT", "a.txt"));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(!wildcard_match("a?c", "abbc"));
+        assert!(wildcard_match("a*b*c", "axxbyyc"));
+        assert!(!wildcard_match("a*b*c", "axxbyy"));
+        assert!(wildcard_match("exact", "EXACT"));
+        assert!(!wildcard_match("exact", "exact2"));
+        assert!(wildcard_match("<.txt", "x.txt"));
+        assert!(wildcard_match("file\"txt", "file.txt"));
+        assert!(wildcard_match("\u{e9}*", "\u{c9}t\u{e9}"));
+    }
+}

@@ -1,0 +1,660 @@
+//! The server engine: frames in, frames out ([MS-SMB2] 3.3.5). One call handles one
+//! transport frame, which may hold a compound chain (3.3.5.2.7); the response chain is
+//! written into the caller's buffer. Nothing here blocks on another client, allocates, or
+//! keeps a reference into the caller's buffers after returning.
+
+use smb_crypto::Signer;
+use smb_wire::header::{self, flags, Command, Header};
+use smb_wire::ids::{dialect, FileId};
+use smb_wire::{session_setup, transport, NtStatus, HEADER_LEN};
+
+use crate::policy::{MapToGuest, Policy};
+use crate::state::{Conn, Open, Session, SessionState, Tree};
+use crate::table::{Full, Handle, Slot, Table};
+use crate::vfs::Vfs;
+
+/// `server signing` ([MS-SMB2] 3.3.1.5 `RequireMessageSigning`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningPolicy {
+    /// Never sign, except where the protocol requires it (3.1.1 session setup).
+    Disabled,
+    /// Sign when the client asks.
+    Auto,
+    /// Require every request of an authenticated session to be signed.
+    Mandatory,
+}
+
+/// Engine configuration, fixed for the server's lifetime.
+#[derive(Debug, Clone, Copy)]
+pub struct Config<'r> {
+    pub server_guid: [u8; 16],
+    /// FILETIME of server start.
+    pub start_time: u64,
+    pub min_dialect: u16,
+    pub max_dialect: u16,
+    pub signing: SigningPolicy,
+    pub map_to_guest: MapToGuest,
+    pub netbios_name: &'r str,
+    pub netbios_domain: &'r str,
+    pub dns_name: &'r str,
+    pub dns_domain: &'r str,
+    /// MaxReadSize / MaxWriteSize / MaxTransactSize advertised (bounded by the frame buffers).
+    pub max_io: u32,
+    /// Most credits a connection may hold.
+    pub max_credits: u16,
+}
+
+/// Storage the server's tables live in, lent once (smoltcp `SocketSet`).
+#[derive(Debug)]
+pub struct Storage<'r> {
+    pub conns: &'r mut [Slot<Conn>],
+    pub sessions: &'r mut [Slot<Session>],
+    pub trees: &'r mut [Slot<Tree>],
+    pub opens: &'r mut [Slot<Open>],
+}
+
+/// A connection handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(pub(crate) Handle);
+
+/// The connection must be closed (a protocol violation the spec answers with a disconnect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Disconnect(pub &'static str);
+
+/// Room a compound element's response needs besides its payload.
+const RESPONSE_SLACK: usize = 1024;
+
+/// What one request produced.
+pub(crate) struct Reply {
+    pub status: NtStatus,
+    /// Length of the response message (header included).
+    pub len: usize,
+}
+
+pub(crate) type HResult = Result<Reply, NtStatus>;
+
+/// Context carried between the elements of one compound chain.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Chain {
+    pub session: Option<Handle>,
+    pub session_id: u64,
+    pub tree: Option<Handle>,
+    pub tree_id: u32,
+    pub file_id: Option<FileId>,
+    /// Status of a failed CREATE earlier in a related chain (Windows fails the rest with it).
+    pub create_error: Option<NtStatus>,
+    pub related_error: Option<NtStatus>,
+}
+
+/// The SMB2/3 server engine.
+pub struct Server<'r, V: Vfs, P: Policy> {
+    pub(crate) cfg: Config<'r>,
+    pub(crate) vfs: V,
+    pub(crate) policy: P,
+    pub(crate) conns: Table<'r, Conn>,
+    pub(crate) sessions: Table<'r, Session>,
+    pub(crate) trees: Table<'r, Tree>,
+    pub(crate) opens: Table<'r, Open>,
+    /// Current time (FILETIME) of the call being handled.
+    pub(crate) now: u64,
+}
+
+impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
+    /// Creates a server over lent storage.
+    pub fn new(cfg: Config<'r>, vfs: V, policy: P, storage: Storage<'r>) -> Self {
+        Self {
+            cfg,
+            vfs,
+            policy,
+            conns: Table::new(storage.conns),
+            sessions: Table::new(storage.sessions),
+            trees: Table::new(storage.trees),
+            opens: Table::new(storage.opens),
+            now: 0,
+        }
+    }
+
+    /// Registers a new transport connection. `Err(Full)` means the caller should refuse it.
+    pub fn accept(&mut self) -> Result<ConnId, Full> {
+        self.conns.insert(Conn::default()).map(ConnId)
+    }
+
+    /// Forgets a connection: its sessions, trees and opens are closed (files closed, delete on
+    /// close applied). Call when the transport closes, or after [`Disconnect`].
+    pub fn close(&mut self, conn: ConnId) {
+        let mut i = 0;
+        while let Some(h) = self.nth_session_of(conn.0, i) {
+            if !self.destroy_session(h) {
+                i += 1;
+            }
+        }
+        self.conns.remove(conn.0);
+    }
+
+    fn nth_session_of(&self, conn: Handle, n: usize) -> Option<Handle> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| s.conn == conn)
+            .nth(n)
+            .map(|(h, _)| h)
+    }
+
+    /// The VFS (for the host's housekeeping).
+    pub fn vfs_mut(&mut self) -> &mut V {
+        &mut self.vfs
+    }
+
+    /// Counts of live connections, sessions, trees and opens.
+    pub fn counts(&self) -> [usize; 4] {
+        [
+            self.conns.len(),
+            self.sessions.len(),
+            self.trees.len(),
+            self.opens.len(),
+        ]
+    }
+
+    /// Handles one complete transport frame: `rx` is the payload after the 4-byte Direct TCP
+    /// header (it is modified: signatures are verified in place, encrypted frames decrypted in
+    /// place). The framed response (Direct TCP header included) is written to `tx`; returns its
+    /// length, 0 when nothing is to be sent (CANCEL). `tx` must hold `max_io` plus 4 KiB.
+    /// On `Err(Disconnect)` the caller closes the transport and calls [`Server::close`].
+    pub fn handle_frame(
+        &mut self,
+        now: u64,
+        conn: ConnId,
+        rx: &mut [u8],
+        tx: &mut [u8],
+    ) -> Result<usize, Disconnect> {
+        self.now = now;
+        if self.conns.get(conn.0).is_none() {
+            return Err(Disconnect("unknown connection"));
+        }
+        if rx.len() < 4 {
+            return Err(Disconnect("short frame"));
+        }
+        if rx[..4] == header::SMB1_PROTOCOL_ID {
+            return self.smb1_negotiate(conn, rx, tx);
+        }
+        if rx[..4] == header::TRANSFORM_PROTOCOL_ID {
+            return self.handle_encrypted(conn, rx, tx);
+        }
+        let n = self.handle_chain(conn, rx, &mut tx[transport::HEADER_LEN..], false)?;
+        if n > 0 {
+            transport::emit_header(tx, n);
+            Ok(n + transport::HEADER_LEN)
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// Decrypts a TRANSFORM_HEADER frame in place and handles the chain inside; the response
+    /// is encrypted with the same session ([MS-SMB2] 3.3.5.2.1).
+    fn handle_encrypted(
+        &mut self,
+        conn: ConnId,
+        rx: &mut [u8],
+        tx: &mut [u8],
+    ) -> Result<usize, Disconnect> {
+        let sid = smb_crypto::transform_session_id(rx).ok_or(Disconnect("bad transform"))?;
+        let sh = self
+            .session_handle(conn.0, sid)
+            .ok_or(Disconnect("transform: no session"))?;
+        let range = {
+            let s = self
+                .sessions
+                .get(sh)
+                .ok_or(Disconnect("transform: no session"))?;
+            let d = s
+                .decryptor
+                .as_ref()
+                .ok_or(Disconnect("transform: no key"))?;
+            let (id, range) = d
+                .open(rx)
+                .map_err(|_| Disconnect("transform: decrypt failed"))?;
+            if id != sid {
+                return Err(Disconnect("transform: session mismatch"));
+            }
+            range
+        };
+        let plain = &mut rx[range];
+        let off = transport::HEADER_LEN + smb_crypto::TRANSFORM_HEADER_LEN;
+        let n = self.handle_chain(conn, plain, &mut tx[off..], true)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.seal_response(sh, &mut tx[transport::HEADER_LEN..off + n])?;
+        transport::emit_header(tx, n + smb_crypto::TRANSFORM_HEADER_LEN);
+        Ok(off + n)
+    }
+
+    /// Encrypts `buf` (transform header space + message chain) with the session's key.
+    pub(crate) fn seal_response(&mut self, sh: Handle, buf: &mut [u8]) -> Result<(), Disconnect> {
+        let mut nonce = [0u8; 16];
+        self.policy.fill_random(&mut nonce);
+        let s = self
+            .sessions
+            .get(sh)
+            .ok_or(Disconnect("seal: no session"))?;
+        let e = s.encryptor.as_ref().ok_or(Disconnect("seal: no key"))?;
+        e.seal(s.id, &nonce, buf)
+            .map_err(|_| Disconnect("seal failed"))
+    }
+
+    /// Finds a session of this connection by id.
+    pub(crate) fn session_handle(&self, conn: Handle, id: u64) -> Option<Handle> {
+        let h = Handle::from_u64(id)?;
+        let s = self.sessions.get(h)?;
+        (s.id == id && s.conn == conn).then_some(h)
+    }
+
+    /// Handles the (possibly compound) chain in `rx`, writing responses into `out`.
+    fn handle_chain(
+        &mut self,
+        conn: ConnId,
+        rx: &mut [u8],
+        out: &mut [u8],
+        encrypted: bool,
+    ) -> Result<usize, Disconnect> {
+        let mut chain = Chain::default();
+        let mut off = 0usize;
+        let mut out_off = 0usize;
+        let mut prev_out: Option<usize> = None;
+        let mut first = true;
+        loop {
+            let (next, msg_len, is_related) = {
+                let rest = &rx[off..];
+                let h = Header::new_checked(rest).map_err(|_| Disconnect("bad SMB2 header"))?;
+                let next = h.next_command() as usize;
+                let msg_len = if next == 0 {
+                    rest.len()
+                } else {
+                    if next % 8 != 0 || next < HEADER_LEN || next > rest.len() {
+                        return Err(Disconnect("bad NextCommand"));
+                    }
+                    next
+                };
+                (next, msg_len, h.is_related())
+            };
+            let msg = &mut rx[off..off + msg_len];
+            let out_room = out.len().saturating_sub(out_off);
+            if out_room < HEADER_LEN + RESPONSE_SLACK {
+                return Err(Disconnect("compound response does not fit"));
+            }
+            let related = is_related && !first;
+            if is_related && first {
+                // The first element cannot be related ([MS-SMB2] 3.3.5.2.7.2).
+                chain.related_error = Some(NtStatus::INVALID_PARAMETER);
+            }
+            let written = self.handle_one(
+                conn,
+                msg,
+                &mut out[out_off..],
+                &mut chain,
+                related,
+                encrypted,
+            )?;
+            if written > 0 {
+                if let Some(p) = prev_out {
+                    // `out_off` is already 8-aligned: the previous element ends there.
+                    Header::new_unchecked(&mut out[p..]).set_next_command((out_off - p) as u32);
+                }
+                prev_out = Some(out_off);
+                out_off += written;
+            }
+            if next == 0 {
+                break;
+            }
+            // Pad the response to 8 bytes before the next element.
+            if written > 0 {
+                let aligned = crate::align8(out_off);
+                if aligned > out.len() {
+                    return Err(Disconnect("compound response does not fit"));
+                }
+                out[out_off..aligned].fill(0);
+                out_off = aligned;
+            }
+            off += msg_len;
+            first = false;
+        }
+        // Sign each element over its final bytes (padding included).
+        self.sign_chain(&mut out[..out_off], &chain);
+        Ok(out_off)
+    }
+
+    /// Signs every response element that should be signed; an element's signature covers its
+    /// bytes up to the next element.
+    fn sign_chain(&mut self, out: &mut [u8], _chain: &Chain) {
+        let mut off = 0;
+        while off + HEADER_LEN <= out.len() {
+            let (next, sid, signed) = {
+                let h = Header::new_unchecked(&out[off..]);
+                (h.next_command() as usize, h.session_id(), h.is_signed())
+            };
+            let end = if next == 0 {
+                out.len()
+            } else {
+                (off + next).min(out.len())
+            };
+            if signed {
+                if let Some(signer) = self.signer_for_id(sid) {
+                    signer.sign(&mut out[off..end]);
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            off += next;
+        }
+    }
+
+    fn signer_for_id(&self, sid: u64) -> Option<&Signer> {
+        let h = Handle::from_u64(sid)?;
+        let s = self.sessions.get(h)?;
+        (s.id == sid).then_some(s.signer.as_ref()).flatten()
+    }
+
+    /// Handles one element: checks credits, session, signature and tree, dispatches, and
+    /// writes the response header. Returns the response length (0: no response).
+    fn handle_one(
+        &mut self,
+        conn: ConnId,
+        msg: &mut [u8],
+        out: &mut [u8],
+        chain: &mut Chain,
+        related: bool,
+        encrypted: bool,
+    ) -> Result<usize, Disconnect> {
+        let h = Header::new_unchecked(&*msg);
+        let cmd = h.command();
+        let mid = h.message_id();
+        let req_flags = h.flags();
+        let charge = h.credit_charge();
+        let credit_req = h.credits();
+        let mut session_id = h.session_id();
+        let mut tree_id = h.tree_id();
+
+        if cmd == Command::CANCEL {
+            // No response, no credits ([MS-SMB2] 3.3.5.16). Nothing is ever pending yet.
+            return Ok(0);
+        }
+        if h.is_async() {
+            // Only CANCEL may be async from a client.
+            return Err(Disconnect("async request"));
+        }
+
+        let multi_credit = self
+            .conns
+            .get(conn.0)
+            .ok_or(Disconnect("no conn"))?
+            .multi_credit;
+        // Credits: every request but CANCEL consumes its message ids.
+        {
+            let c = self.conns.get_mut(conn.0).ok_or(Disconnect("no conn"))?;
+            let charge = if multi_credit { charge } else { 1 };
+            c.credits
+                .consume(mid, charge)
+                .map_err(|_| Disconnect("invalid message id"))?;
+        }
+
+        if related {
+            session_id = chain.session_id;
+            tree_id = chain.tree_id;
+        }
+
+        let status_or = self.pre_dispatch(
+            conn, cmd, msg, session_id, tree_id, chain, related, encrypted,
+        );
+        let mut sign = false;
+        let reply: HResult = match status_or {
+            Err(st) => Err(st),
+            Ok((sh, th, signed)) => {
+                sign = signed;
+                chain.session = sh;
+                chain.session_id = session_id;
+                if cmd != Command::TREE_CONNECT {
+                    chain.tree = th;
+                    chain.tree_id = tree_id;
+                }
+                if let Some(e) = chain.related_error.filter(|_| related) {
+                    Err(e)
+                } else {
+                    self.dispatch(conn, cmd, msg, out, chain, sh, th, related)
+                }
+            }
+        };
+        let (status, len) = match reply {
+            Ok(r) => (r.status, r.len),
+            Err(st) => (st, session_setup::emit_error(out)),
+        };
+        if related && status.is_error() && cmd == Command::CREATE {
+            chain.create_error = Some(status);
+        }
+        // SESSION_SETUP assigns the session id; others echo it.
+        let resp_sid = if cmd == Command::SESSION_SETUP && chain.session_id != 0 {
+            chain.session_id
+        } else {
+            session_id
+        };
+        let resp_tid = if cmd == Command::TREE_CONNECT {
+            chain.tree_id
+        } else {
+            tree_id
+        };
+        let granted = {
+            let max = self.cfg.max_credits;
+            let c = self.conns.get_mut(conn.0).ok_or(Disconnect("no conn"))?;
+            c.credits.grant(credit_req, max)
+        };
+        // Sign when the request was signed or the session requires it, never error responses
+        // of a session the client could not yet verify ([MS-SMB2] 3.3.4.1.1).
+        let mut sign_resp = sign;
+        if cmd == Command::SESSION_SETUP && status == NtStatus::SUCCESS {
+            sign_resp = self.final_setup_signed(resp_sid);
+        }
+        if status == NtStatus::USER_SESSION_DELETED || status == NtStatus::NETWORK_SESSION_EXPIRED {
+            sign_resp = false;
+        }
+        // The body is already in place; the header is written around it.
+        let mut hb = Header::new_unchecked(&mut out[..len]);
+        hb.init_response();
+        hb.set_command(cmd);
+        hb.set_status(status);
+        hb.set_credit_charge(charge);
+        hb.set_credits(granted);
+        let mut f = flags::SERVER_TO_REDIR | (req_flags & flags::PRIORITY_MASK);
+        if related {
+            f |= flags::RELATED_OPERATIONS;
+        }
+        if sign_resp {
+            f |= flags::SIGNED;
+        }
+        hb.set_flags(f);
+        hb.set_message_id(mid);
+        hb.set_tree_id(resp_tid);
+        hb.set_session_id(resp_sid);
+        if status == NtStatus::SUCCESS && cmd == Command::NEGOTIATE {
+            self.preauth_after(conn, &out[..len], 0, true);
+        } else if status == NtStatus::MORE_PROCESSING_REQUIRED && cmd == Command::SESSION_SETUP {
+            self.preauth_after(conn, &out[..len], resp_sid, false);
+        }
+        Ok(len)
+    }
+
+    /// Whether the final SESSION_SETUP response of session `sid` is signed
+    /// ([MS-SMB2] 3.3.5.5.3).
+    fn final_setup_signed(&self, sid: u64) -> bool {
+        let Some(h) = Handle::from_u64(sid) else {
+            return false;
+        };
+        let Some(s) = self.sessions.get(h) else {
+            return false;
+        };
+        s.signer.is_some()
+            && (s.signing_required
+                || self
+                    .conns
+                    .get(s.conn)
+                    .map(|c| c.dialect == dialect::SMB3_11)
+                    .unwrap_or(false))
+    }
+
+    /// Resolves session and tree, verifies the signature. Returns the session and tree
+    /// handles and whether the response is to be signed.
+    #[allow(clippy::too_many_arguments)]
+    fn pre_dispatch(
+        &mut self,
+        conn: ConnId,
+        cmd: Command,
+        msg: &mut [u8],
+        session_id: u64,
+        tree_id: u32,
+        chain: &Chain,
+        related: bool,
+        encrypted: bool,
+    ) -> Result<(Option<Handle>, Option<Handle>, bool), NtStatus> {
+        let c = self.conns.get(conn.0).ok_or(NtStatus::INTERNAL_ERROR)?;
+        if cmd != Command::NEGOTIATE && !c.negotiated() {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if cmd == Command::NEGOTIATE || cmd == Command::ECHO && session_id == 0 {
+            return Ok((None, None, false));
+        }
+        if cmd == Command::SESSION_SETUP && session_id == 0 {
+            return Ok((None, None, false));
+        }
+        let sh = if related {
+            chain.session.ok_or(NtStatus::INVALID_PARAMETER)?
+        } else {
+            self.session_handle(conn.0, session_id)
+                .ok_or(NtStatus::USER_SESSION_DELETED)?
+        };
+        let s = self
+            .sessions
+            .get(sh)
+            .ok_or(NtStatus::USER_SESSION_DELETED)?;
+        let valid = matches!(s.state, SessionState::Valid);
+        let is_signed = Header::new_unchecked(&*msg).is_signed();
+        let mut sign = false;
+        if valid {
+            if is_signed {
+                match s.signer.as_ref() {
+                    Some(sig) if sig.verify(msg) => sign = true,
+                    _ => return Err(NtStatus::ACCESS_DENIED),
+                }
+            } else if s.signing_required && !encrypted {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            if s.encrypt_data && !encrypted && cmd != Command::SESSION_SETUP {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+        } else if cmd != Command::SESSION_SETUP {
+            return Err(NtStatus::USER_SESSION_DELETED);
+        }
+        let needs_tree = !matches!(
+            cmd,
+            Command::SESSION_SETUP | Command::LOGOFF | Command::TREE_CONNECT | Command::ECHO
+        );
+        let th = if needs_tree {
+            let th = if related {
+                chain.tree.ok_or(NtStatus::NETWORK_NAME_DELETED)?
+            } else {
+                self.tree_handle(sh, tree_id)
+                    .ok_or(NtStatus::NETWORK_NAME_DELETED)?
+            };
+            Some(th)
+        } else {
+            None
+        };
+        Ok((Some(sh), th, sign))
+    }
+
+    pub(crate) fn tree_handle(&self, session: Handle, tree_id: u32) -> Option<Handle> {
+        let h = crate::tree_handle_from_id(tree_id)?;
+        let t = self.trees.get(h)?;
+        (t.id == tree_id && t.session == session).then_some(h)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &mut self,
+        conn: ConnId,
+        cmd: Command,
+        msg: &[u8],
+        out: &mut [u8],
+        chain: &mut Chain,
+        sh: Option<Handle>,
+        th: Option<Handle>,
+        related: bool,
+    ) -> HResult {
+        let sh_ = || sh.ok_or(NtStatus::USER_SESSION_DELETED);
+        let th_ = || th.ok_or(NtStatus::NETWORK_NAME_DELETED);
+        match cmd {
+            Command::NEGOTIATE => self.negotiate(conn, msg, out),
+            Command::SESSION_SETUP => self.session_setup(conn, msg, out, chain),
+            Command::LOGOFF => {
+                session_setup::parse_empty(msg).map_err(|e| e.status())?;
+                self.destroy_session(sh_()?);
+                Ok(Reply {
+                    status: NtStatus::SUCCESS,
+                    len: session_setup::emit_empty(out),
+                })
+            }
+            Command::ECHO => {
+                session_setup::parse_empty(msg).map_err(|e| e.status())?;
+                Ok(Reply {
+                    status: NtStatus::SUCCESS,
+                    len: session_setup::emit_empty(out),
+                })
+            }
+            Command::TREE_CONNECT => self.tree_connect(msg, out, sh_()?, chain),
+            Command::TREE_DISCONNECT => {
+                session_setup::parse_empty(msg).map_err(|e| e.status())?;
+                self.destroy_tree(th_()?);
+                Ok(Reply {
+                    status: NtStatus::SUCCESS,
+                    len: session_setup::emit_empty(out),
+                })
+            }
+            Command::CREATE => self.create(msg, out, sh_()?, th_()?, chain),
+            Command::CLOSE => self.close_cmd(msg, out, th_()?, chain, related),
+            Command::FLUSH => self.flush(msg, out, th_()?, chain, related),
+            Command::READ => self.read(conn, msg, out, th_()?, chain, related),
+            Command::WRITE => self.write(conn, msg, out, th_()?, chain, related),
+            Command::QUERY_DIRECTORY => {
+                self.query_directory(conn, msg, out, th_()?, chain, related)
+            }
+            Command::QUERY_INFO => self.query_info(msg, out, th_()?, chain, related),
+            Command::SET_INFO => self.set_info(msg, out, th_()?, chain, related),
+            Command::IOCTL => self.ioctl(conn, msg, out, th_()?, chain, related),
+            Command::LOCK | Command::CHANGE_NOTIFY | Command::OPLOCK_BREAK => {
+                Err(NtStatus::NOT_SUPPORTED)
+            }
+            _ => Err(NtStatus::INVALID_PARAMETER),
+        }
+    }
+
+    /// Destroys a session and everything under it. Returns whether it existed.
+    pub(crate) fn destroy_session(&mut self, sh: Handle) -> bool {
+        loop {
+            let t = self.trees.find(|t| t.session == sh);
+            match t {
+                Some(t) => self.destroy_tree(t),
+                None => break,
+            }
+        }
+        self.sessions.remove(sh).is_some()
+    }
+
+    /// Closes every open of a tree and removes it.
+    pub(crate) fn destroy_tree(&mut self, th: Handle) {
+        loop {
+            let o = self.opens.find(|o| o.tree == th);
+            match o {
+                Some(o) => self.close_open(o),
+                None => break,
+            }
+        }
+        self.trees.remove(th);
+    }
+}

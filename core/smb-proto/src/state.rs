@@ -1,0 +1,120 @@
+//! Per-connection, per-session, per-tree and per-open state ([MS-SMB2] 3.3.1). Every struct is
+//! fixed-size and lives in a slot of a table lent at start-up.
+
+use smb_auth::ntlmssp::NtlmServer;
+use smb_crypto::{Cipher, PreauthHash, Sealer, Signer, SigningAlgo};
+use smb_wire::FileId;
+
+use crate::credits::Credits;
+use crate::policy::ShareInfo;
+use crate::table::Handle;
+use crate::vfs::NodeId;
+
+/// Longest user or domain name kept for a session.
+pub const NAME_CAP: usize = 64;
+/// Longest directory search pattern kept for an open, in UTF-8 bytes.
+pub const PATTERN_CAP: usize = 1024;
+
+/// A connection ([MS-SMB2] 3.3.1.7).
+#[derive(Debug, Default)]
+pub struct Conn {
+    /// The negotiated dialect; 0 before NEGOTIATE, 0x02FF after an SMB1 upgrade.
+    pub dialect: u16,
+    pub client_guid: [u8; 16],
+    pub client_capabilities: u32,
+    pub client_security_mode: u16,
+    pub server_security_mode: u16,
+    pub server_capabilities: u32,
+    pub preauth: PreauthHash,
+    pub cipher: Option<Cipher>,
+    pub signing_algo: Option<SigningAlgo>,
+    pub credits: Credits,
+    /// The client may charge more than one credit per request (LARGE_MTU).
+    pub multi_credit: bool,
+}
+
+impl Conn {
+    pub fn negotiated(&self) -> bool {
+        self.dialect != 0 && self.dialect != smb_wire::ids::dialect::WILDCARD
+    }
+}
+
+/// Who a session authenticated as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Identity {
+    #[default]
+    None,
+    User,
+    Guest,
+    Anonymous,
+}
+
+/// Authentication progress of a session ([MS-SMB2] 3.3.1.8 `Session.State`).
+#[derive(Debug, Default)]
+pub enum SessionState {
+    /// Allocated, NTLM exchange under way.
+    #[default]
+    InProgress,
+    /// Authenticated.
+    Valid,
+}
+
+/// A session ([MS-SMB2] 3.3.1.8).
+#[derive(Debug)]
+pub struct Session {
+    pub id: u64,
+    pub conn: Handle,
+    pub state: SessionState,
+    pub identity: Identity,
+    pub user: heapless::String<NAME_CAP>,
+    pub domain: heapless::String<NAME_CAP>,
+    pub ntlm: NtlmServer,
+    /// Session-specific preauth hash (3.1.1).
+    pub preauth: PreauthHash,
+    pub signer: Option<Signer>,
+    pub signing_required: bool,
+    pub encrypt_data: bool,
+    pub encryptor: Option<Sealer>,
+    pub decryptor: Option<Sealer>,
+    pub application_key: [u8; 16],
+    pub session_key: [u8; 16],
+    pub spnego: crate::handle::session::SpnegoState,
+}
+
+/// A tree connect ([MS-SMB2] 3.3.1.9).
+#[derive(Debug, Clone, Copy)]
+pub struct Tree {
+    pub id: u32,
+    pub session: Handle,
+    /// `None` is `IPC$`.
+    pub share: Option<ShareInfo>,
+    pub maximal_access: u32,
+}
+
+/// Directory enumeration state of an open directory.
+#[derive(Debug, Default)]
+pub struct Search {
+    pub started: bool,
+    pub finished: bool,
+    pub pattern: heapless::String<PATTERN_CAP>,
+}
+
+/// An open ([MS-SMB2] 3.3.1.10).
+#[derive(Debug)]
+pub struct Open {
+    pub file_id: FileId,
+    pub session: Handle,
+    pub tree: Handle,
+    pub node: NodeId,
+    pub granted_access: u32,
+    pub share_access: u32,
+    /// The file's identity (inode) for share-mode and delete-pending checks.
+    pub file_key: u64,
+    pub share: crate::vfs::ShareId,
+    pub is_directory: bool,
+    /// FILE_DELETE_ON_CLOSE from CREATE, or a disposition set through SET_INFO.
+    pub delete_on_close: bool,
+    pub position: u64,
+    pub mode: u32,
+    pub search: Search,
+}

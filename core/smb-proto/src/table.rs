@@ -1,0 +1,184 @@
+//! Fixed-size slot tables with generation-checked handles (smoltcp `SocketSet`, lent once at
+//! start-up). A full table is an error, never a panic or a reallocation; a stale handle (its
+//! slot freed and reused) does not resolve.
+
+/// A handle to a slot: index plus the slot's generation when it was allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Handle {
+    pub index: u32,
+    pub generation: u32,
+}
+
+impl Handle {
+    /// Packs the handle into a u64 id (generation high, index+1 low, so 0 is never produced).
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index + 1)
+    }
+
+    /// Reverses [`Handle::to_u64`]; `None` for 0 or out-of-range indexes.
+    pub fn from_u64(v: u64) -> Option<Self> {
+        let low = (v & 0xffff_ffff) as u32;
+        if low == 0 {
+            return None;
+        }
+        Some(Self {
+            index: low - 1,
+            generation: (v >> 32) as u32,
+        })
+    }
+}
+
+/// One table slot.
+#[derive(Debug)]
+pub struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self {
+            generation: 0,
+            value: None,
+        }
+    }
+}
+
+/// The table is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// A table over lent slot storage.
+#[derive(Debug)]
+pub struct Table<'r, T> {
+    slots: &'r mut [Slot<T>],
+    used: usize,
+}
+
+impl<'r, T> Table<'r, T> {
+    /// Uses `slots` as the table's storage (all slots must be empty).
+    pub fn new(slots: &'r mut [Slot<T>]) -> Self {
+        for s in slots.iter_mut() {
+            s.value = None;
+        }
+        Self { slots, used: 0 }
+    }
+
+    /// Stores `value` in a free slot.
+    pub fn insert(&mut self, value: T) -> Result<Handle, Full> {
+        let (index, slot) = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .find(|(_, s)| s.value.is_none())
+            .ok_or(Full)?;
+        // Generations stay within 16 bits so every id format (tree ids pack 16) can carry
+        // them; 0 is skipped so a packed id is never all zero.
+        slot.generation = (slot.generation % 0xffff) + 1;
+        slot.value = Some(value);
+        self.used += 1;
+        Ok(Handle {
+            index: index as u32,
+            generation: slot.generation,
+        })
+    }
+
+    /// Removes and returns the value behind `h`.
+    pub fn remove(&mut self, h: Handle) -> Option<T> {
+        let slot = self.slots.get_mut(h.index as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        let v = slot.value.take();
+        if v.is_some() {
+            self.used -= 1;
+        }
+        v
+    }
+
+    pub fn get(&self, h: Handle) -> Option<&T> {
+        let slot = self.slots.get(h.index as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.value.as_ref()
+    }
+
+    pub fn get_mut(&mut self, h: Handle) -> Option<&mut T> {
+        let slot = self.slots.get_mut(h.index as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
+    /// Live entries with their handles.
+    pub fn iter(&self) -> impl Iterator<Item = (Handle, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.value.as_ref().map(|v| {
+                (
+                    Handle {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+
+    /// Live entries, mutable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Handle, &mut T)> {
+        self.slots.iter_mut().enumerate().filter_map(|(i, s)| {
+            let g = s.generation;
+            s.value.as_mut().map(|v| {
+                (
+                    Handle {
+                        index: i as u32,
+                        generation: g,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+
+    /// The first live entry matching `f`.
+    pub fn find(&self, mut f: impl FnMut(&T) -> bool) -> Option<Handle> {
+        self.iter().find(|(_, v)| f(v)).map(|(h, _)| h)
+    }
+
+    pub fn len(&self) -> usize {
+        self.used
+    }
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn full_table_and_stale_handles() {
+        let mut storage: Vec<Slot<u32>> = (0..2).map(|_| Slot::default()).collect();
+        let mut t = Table::new(&mut storage);
+        let a = t.insert(1).unwrap();
+        let b = t.insert(2).unwrap();
+        assert_eq!(t.insert(3), Err(Full));
+        assert_eq!(t.remove(a), Some(1));
+        let c = t.insert(4).unwrap();
+        assert_eq!(c.index, a.index);
+        assert!(t.get(a).is_none(), "stale handle must not resolve");
+        assert_eq!(t.get(c), Some(&4));
+        assert_eq!(t.get(b), Some(&2));
+        assert_eq!(Handle::from_u64(c.to_u64()), Some(c));
+        assert_eq!(Handle::from_u64(0), None);
+    }
+}

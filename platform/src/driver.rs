@@ -1,0 +1,131 @@
+//! The event loop: one thread, one `smol::LocalExecutor`, one task per connection. Each task
+//! reads whole Direct TCP frames into its receive buffer, hands them to the engine, and writes
+//! the response. The engine lives in an `Rc<RefCell<..>>`; no borrow is held across `.await`.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use smb_proto::{ConnId, Server};
+use smb_wire::transport;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::{TcpListener, TcpStream};
+use smol::LocalExecutor;
+
+use crate::host::{now_filetime, HostPolicy};
+use crate::vfs::PosixVfs;
+
+/// The engine as the driver shares it between tasks.
+pub type Engine = Rc<RefCell<Server<'static, PosixVfs, HostPolicy>>>;
+
+/// Limits the driver needs.
+#[derive(Debug, Clone, Copy)]
+pub struct DriverLimits {
+    /// Largest frame accepted (max I/O size plus headers).
+    pub max_frame: usize,
+    pub max_connections: usize,
+}
+
+/// Serves every listener until the process is stopped.
+pub fn run(
+    engine: Engine,
+    listeners: Vec<TcpListener>,
+    limits: DriverLimits,
+) -> std::io::Result<()> {
+    let ex = Rc::new(LocalExecutor::new());
+    let active = Rc::new(RefCell::new(0usize));
+    smol::block_on(ex.run(async {
+        let mut accepts = Vec::new();
+        for l in listeners {
+            let ex2 = ex.clone();
+            let engine = engine.clone();
+            let active = active.clone();
+            accepts.push(ex.spawn(async move {
+                loop {
+                    let (stream, peer) = match l.accept().await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            crate::warn!("accept failed: {e}");
+                            smol::Timer::after(std::time::Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    if *active.borrow() >= limits.max_connections {
+                        crate::warn!("refusing {peer}: max connections reached");
+                        continue;
+                    }
+                    let id = match engine.borrow_mut().accept() {
+                        Ok(id) => id,
+                        Err(_) => {
+                            crate::warn!("refusing {peer}: connection table full");
+                            continue;
+                        }
+                    };
+                    *active.borrow_mut() += 1;
+                    let engine = engine.clone();
+                    let active = active.clone();
+                    ex2.spawn(async move {
+                        crate::info!("connection from {peer}");
+                        if let Err(e) = serve_conn(&engine, id, stream, peer, limits).await {
+                            crate::debug!("connection {peer} ended: {e}");
+                        }
+                        engine.borrow_mut().close(id);
+                        *active.borrow_mut() -= 1;
+                        crate::info!("connection from {peer} closed");
+                    })
+                    .detach();
+                }
+            }));
+        }
+        for a in accepts {
+            a.await;
+        }
+    }));
+    Ok(())
+}
+
+async fn serve_conn(
+    engine: &Engine,
+    id: ConnId,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    limits: DriverLimits,
+) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    // Frame buffers are taken once per connection, not per request.
+    let mut rx = vec![0u8; limits.max_frame];
+    let mut tx = vec![0u8; limits.max_frame + 4096];
+    let mut head = [0u8; transport::HEADER_LEN];
+    loop {
+        match stream.read_exact(&mut head).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let len = match transport::frame_len(&head) {
+            transport::Status::Complete(n) => n,
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not a Direct TCP frame",
+                ))
+            }
+        };
+        if len > limits.max_frame || len < 4 {
+            crate::warn!("{peer}: frame of {len} bytes refused");
+            return Ok(());
+        }
+        stream.read_exact(&mut rx[..len]).await?;
+        let result = engine
+            .borrow_mut()
+            .handle_frame(now_filetime(), id, &mut rx[..len], &mut tx);
+        match result {
+            Ok(0) => {}
+            Ok(n) => stream.write_all(&tx[..n]).await?,
+            Err(d) => {
+                crate::warn!("{peer}: disconnecting: {}", d.0);
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The engine's host policy: shares and access rules from the configuration, accounts from the
+//! account store, entropy from the kernel (getrandom via rustix).
+
+use smb_proto::vfs::ShareId;
+use smb_proto::{Policy, Principal, ShareInfo};
+use smbed_config::ValidConfig;
+
+use crate::accounts::AccountStore;
+
+/// One share as the engine sees it, with its access lists.
+#[derive(Debug, Clone)]
+pub struct HostShare {
+    pub name: String,
+    pub read_only: bool,
+    pub guest_ok: bool,
+    pub valid_users: Vec<String>,
+    pub invalid_users: Vec<String>,
+}
+
+/// Implements [`Policy`] for the daemon.
+pub struct HostPolicy {
+    shares: Vec<HostShare>,
+    accounts: Box<dyn AccountStore>,
+}
+
+impl HostPolicy {
+    /// Builds the policy; share index = [`ShareId`] (the same order as the VFS roots).
+    pub fn new(cfg: &ValidConfig, accounts: Box<dyn AccountStore>) -> Self {
+        let shares = cfg
+            .shares
+            .iter()
+            .filter(|s| s.available)
+            .map(|s| HostShare {
+                name: s.name.clone(),
+                read_only: s.read_only,
+                guest_ok: s.guest_ok,
+                valid_users: s.valid_users.clone(),
+                invalid_users: s.invalid_users.clone(),
+            })
+            .collect();
+        Self { shares, accounts }
+    }
+}
+
+fn listed(list: &[String], user: &str) -> bool {
+    list.iter().any(|u| u.eq_ignore_ascii_case(user))
+}
+
+impl Policy for HostPolicy {
+    fn nt_hash(&self, user: &str) -> Option<[u8; 16]> {
+        let a = self.accounts.get(user)?;
+        if a.disabled {
+            return None;
+        }
+        a.nt_hash
+    }
+
+    fn find_share(&self, name: &str) -> Option<ShareInfo> {
+        let i = self
+            .shares
+            .iter()
+            .position(|s| smb_proto::path::eq_ignore_case(&s.name, name))?;
+        let s = &self.shares[i];
+        Some(ShareInfo {
+            id: ShareId(i as u16),
+            read_only: s.read_only,
+            guest_ok: s.guest_ok,
+        })
+    }
+
+    fn may_connect(&self, share: ShareId, who: Principal<'_>) -> bool {
+        let Some(s) = self.shares.get(usize::from(share.0)) else {
+            return false;
+        };
+        match who {
+            Principal::User(u) => {
+                !listed(&s.invalid_users, u)
+                    && (s.valid_users.is_empty() || listed(&s.valid_users, u))
+            }
+            Principal::Guest | Principal::Anonymous => s.guest_ok && s.valid_users.is_empty(),
+        }
+    }
+
+    fn fill_random(&mut self, out: &mut [u8]) {
+        fill_random(out)
+    }
+
+    fn log(&mut self, level: u8, args: core::fmt::Arguments<'_>) {
+        crate::log::write(level, args)
+    }
+}
+
+/// Fills `out` from the kernel CSPRNG. Panics only if the kernel has none, which leaves no
+/// safe way to run (no challenges, no nonces).
+pub fn fill_random(out: &mut [u8]) {
+    let mut done = 0;
+    while done < out.len() {
+        match rustix::rand::getrandom(&mut out[done..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => panic!("getrandom failed: {e}"),
+        }
+    }
+}
+
+/// Current time as a Windows FILETIME.
+pub fn now_filetime() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    secs * 10_000_000 + 116_444_736_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0) / 100
+}
