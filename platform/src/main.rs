@@ -278,7 +278,11 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
     }
     let dl = driver::DriverLimits {
         max_frame: limits.max_io as usize + 64 * 1024,
-        max_connections: (g.max_connections as usize).min(limits.conns).max(1),
+        // `max connections = 0` means no limit beyond the connection table (Samba's meaning).
+        max_connections: match g.max_connections as usize {
+            0 => limits.conns,
+            n => n.min(limits.conns),
+        },
     };
     driver::run(engine, listeners, dl).map_err(|e| e.to_string())
 }

@@ -23,7 +23,7 @@ impl Default for Limits {
             trees: 256,
             opens: 4096,
             max_io: 1 << 20,
-            credits: 512,
+            credits: 8192,
         }
     }
 }

@@ -416,7 +416,23 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                     chain.tree = th;
                     chain.tree_id = tree_id;
                 }
-                if let Some(e) = chain.related_error.filter(|_| related) {
+                let uses_file = !matches!(
+                    cmd,
+                    Command::NEGOTIATE
+                        | Command::SESSION_SETUP
+                        | Command::LOGOFF
+                        | Command::TREE_CONNECT
+                        | Command::TREE_DISCONNECT
+                        | Command::ECHO
+                        | Command::CREATE
+                );
+                if let Some(e) = chain.related_error {
+                    // A chain that starts "related" fails as a whole.
+                    Err(e)
+                } else if let (true, true, Some(e)) =
+                    (related, uses_file && chain.file_id.is_none(), chain.create_error)
+                {
+                    // Windows fails the requests after a failed related CREATE with its status.
                     Err(e)
                 } else {
                     self.dispatch(conn, cmd, msg, out, chain, sh, th, related)
@@ -427,8 +443,16 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             Ok(r) => (r.status, r.len),
             Err(st) => (st, session_setup::emit_error(out)),
         };
-        if related && status.is_error() && cmd == Command::CREATE {
-            chain.create_error = Some(status);
+        if status.is_error() {
+            self.policy.log(3, format_args!("{cmd:?} mid={mid} -> {status:?}"));
+        }
+        if cmd == Command::CREATE {
+            if status.is_error() {
+                chain.create_error = Some(status);
+                chain.file_id = None;
+            } else {
+                chain.create_error = None;
+            }
         }
         // SESSION_SETUP assigns the session id; others echo it.
         let resp_sid = if cmd == Command::SESSION_SETUP && chain.session_id != 0 {
@@ -627,9 +651,17 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             Command::QUERY_INFO => self.query_info(msg, out, th_()?, chain, related),
             Command::SET_INFO => self.set_info(msg, out, th_()?, chain, related),
             Command::IOCTL => self.ioctl(conn, msg, out, th_()?, chain, related),
-            Command::LOCK | Command::CHANGE_NOTIFY | Command::OPLOCK_BREAK => {
+            Command::CHANGE_NOTIFY => {
+                let req = smb_wire::info::ChangeNotifyRequest::parse(msg).map_err(|e| e.status())?;
+                let oh = self.resolve_open(th_()?, req.file_id, chain, related)?;
+                let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
+                if !o.is_directory {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                // Change notification is not offered yet; clients fall back to polling.
                 Err(NtStatus::NOT_SUPPORTED)
             }
+            Command::LOCK | Command::OPLOCK_BREAK => Err(NtStatus::NOT_SUPPORTED),
             _ => Err(NtStatus::INVALID_PARAMETER),
         }
     }

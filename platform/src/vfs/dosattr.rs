@@ -233,7 +233,9 @@ pub fn file_info(meta: &Meta, rec: Option<&DosRecord>, name: &str) -> FileInfo {
         creation_time,
         last_access_time: ft(meta.atime),
         last_write_time: ft(meta.mtime),
-        change_time: ft(meta.ctime),
+        // Linux cannot set ctime, so like Samba the change time reported is the write time:
+        // a client that sets both reads back what it set.
+        change_time: ft(meta.mtime),
         end_of_file: if dir { 0 } else { meta.size },
         allocation_size: if dir {
             0

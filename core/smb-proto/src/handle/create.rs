@@ -70,13 +70,12 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         {
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        if req.file_attributes & !0x7fff != 0
-            || req.file_attributes & attr::DIRECTORY != 0
-                && req.create_options & options::NON_DIRECTORY_FILE != 0
-        {
+        // FILE_ATTRIBUTE_VOLUME (0x8), 0x40 (DEVICE), 0x8000 and the high word are invalid in a
+        // CREATE ([MS-FSA] 2.1.5.1; smbtorture smb2.create.gentest pins the mask).
+        if req.file_attributes & 0xffff_8048 != 0 {
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        if req.desired_access & 0x0ce0_fe00 != 0 {
+        if req.desired_access & 0x0ce0_fe00 != 0 || req.desired_access == 0 {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let disposition = match req.create_disposition {
@@ -97,6 +96,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let mut alloc_size = 0u64;
         for c in req.contexts() {
             let c = c.map_err(|e| e.status())?;
+            if c.name.len() < 4 {
+                // Context names are at least four bytes ([MS-SMB2] 2.2.13.2).
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
             match c.name {
                 context_name::QUERY_MAXIMAL_ACCESS => want_mxac = true,
                 context_name::QUERY_ON_DISK_ID => want_qfid = true,
@@ -224,6 +227,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             } else {
                 NtStatus::OBJECT_NAME_NOT_FOUND
             });
+        }
+        if doc && existing.is_none() && req.file_attributes & attr::READONLY != 0 {
+            return Err(NtStatus::CANNOT_DELETE);
         }
         if share.read_only && existing.is_none() {
             return Err(NtStatus::ACCESS_DENIED);
@@ -359,7 +365,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             }
             match chain.file_id {
                 Some(f) => f,
-                None => return Err(chain.create_error.unwrap_or(NtStatus::INVALID_PARAMETER)),
+                None => return Err(chain.create_error.unwrap_or(NtStatus::FILE_CLOSED)),
             }
         } else {
             fid
