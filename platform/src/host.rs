@@ -81,6 +81,20 @@ impl Policy for HostPolicy {
         }
     }
 
+    fn volume_label(&self, share: ShareId) -> &str {
+        self.shares
+            .get(usize::from(share.0))
+            .map(|s| s.name.as_str())
+            .unwrap_or("")
+    }
+
+    fn user_rid(&self, user: &str) -> Option<u32> {
+        // Samba's algorithmic mapping, so SIDs match a Samba server on the same accounts.
+        self.accounts
+            .get(user)
+            .map(|a| a.uid.saturating_mul(2).saturating_add(1000))
+    }
+
     fn fill_random(&mut self, out: &mut [u8]) {
         fill_random(out)
     }

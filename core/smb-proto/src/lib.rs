@@ -8,9 +8,12 @@
 #![forbid(unsafe_code)]
 
 pub mod credits;
+pub mod ea;
 pub mod handle;
+pub mod mangle;
 pub mod path;
 pub mod policy;
+pub mod sd;
 pub mod server;
 pub mod state;
 pub mod table;

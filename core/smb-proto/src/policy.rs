@@ -45,6 +45,19 @@ pub trait Policy {
     /// Whether `who` may connect to `share` beyond the `guest_ok` rule (e.g. `valid users`).
     fn may_connect(&self, share: ShareId, who: Principal<'_>) -> bool;
 
+    /// The relative id of `user` within the server's domain SID (Samba's algorithmic mapping
+    /// is `uid * 2 + 1000`); `None` for unknown users.
+    fn user_rid(&self, user: &str) -> Option<u32> {
+        let _ = user;
+        None
+    }
+
+    /// The volume label reported for a share (Samba reports the share name).
+    fn volume_label(&self, share: ShareId) -> &str {
+        let _ = share;
+        ""
+    }
+
     /// Fills `out` with unpredictable bytes (challenges, GUIDs, nonce prefixes).
     fn fill_random(&mut self, out: &mut [u8]);
 

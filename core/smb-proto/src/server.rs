@@ -429,9 +429,11 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 if let Some(e) = chain.related_error {
                     // A chain that starts "related" fails as a whole.
                     Err(e)
-                } else if let (true, true, Some(e)) =
-                    (related, uses_file && chain.file_id.is_none(), chain.create_error)
-                {
+                } else if let (true, true, Some(e)) = (
+                    related,
+                    uses_file && chain.file_id.is_none(),
+                    chain.create_error,
+                ) {
                     // Windows fails the requests after a failed related CREATE with its status.
                     Err(e)
                 } else {
@@ -444,7 +446,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             Err(st) => (st, session_setup::emit_error(out)),
         };
         if status.is_error() {
-            self.policy.log(3, format_args!("{cmd:?} mid={mid} -> {status:?}"));
+            self.policy
+                .log(3, format_args!("{cmd:?} mid={mid} -> {status:?}"));
         }
         if cmd == Command::CREATE {
             if status.is_error() {
@@ -652,7 +655,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             Command::SET_INFO => self.set_info(msg, out, th_()?, chain, related),
             Command::IOCTL => self.ioctl(conn, msg, out, th_()?, chain, related),
             Command::CHANGE_NOTIFY => {
-                let req = smb_wire::info::ChangeNotifyRequest::parse(msg).map_err(|e| e.status())?;
+                let req =
+                    smb_wire::info::ChangeNotifyRequest::parse(msg).map_err(|e| e.status())?;
                 let oh = self.resolve_open(th_()?, req.file_id, chain, related)?;
                 let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
                 if !o.is_directory {

@@ -79,6 +79,42 @@ pub struct Session {
     pub application_key: [u8; 16],
     pub session_key: [u8; 16],
     pub spnego: crate::handle::session::SpnegoState,
+    /// The user's SID (S-1-5-21-domain-RID) in wire form; empty for guests and anonymous.
+    pub sid: heapless::Vec<u8, 28>,
+}
+
+impl Session {
+    /// The SID new objects are owned by and unowned files report as their owner.
+    pub fn owner_sid(&self) -> &[u8] {
+        if self.sid.is_empty() {
+            crate::sd::well_known::ADMINISTRATORS
+        } else {
+            &self.sid
+        }
+    }
+
+    /// The SIDs access checks match ACEs against ([MS-DTYP] 2.5.2 token, simplified).
+    pub fn token(&self) -> heapless::Vec<&[u8], 4> {
+        use crate::sd::well_known as wk;
+        let mut t = heapless::Vec::new();
+        let _ = t.push(wk::WORLD);
+        match self.identity {
+            Identity::User => {
+                if !self.sid.is_empty() {
+                    let _ = t.push(&self.sid[..]);
+                }
+                let _ = t.push(wk::AUTHENTICATED_USERS);
+                let _ = t.push(wk::USERS);
+            }
+            Identity::Guest => {
+                let _ = t.push(wk::GUESTS);
+            }
+            _ => {
+                let _ = t.push(wk::ANONYMOUS);
+            }
+        }
+        t
+    }
 }
 
 /// A tree connect ([MS-SMB2] 3.3.1.9).

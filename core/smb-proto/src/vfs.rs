@@ -224,4 +224,42 @@ pub trait Vfs {
 
     /// Volume information for the share.
     fn fs_info(&mut self, share: ShareId) -> Result<FsInfo, NtStatus>;
+
+    /// Copies the node's stored NT security descriptor (self-relative) into `out`; `Ok(0)`
+    /// when none is stored (the engine then reports its default). A stored descriptor longer
+    /// than `out` is `BUFFER_TOO_SMALL`.
+    fn get_security(&mut self, node: NodeId, out: &mut [u8]) -> Result<usize, NtStatus> {
+        let _ = (node, out);
+        Ok(0)
+    }
+
+    /// Like [`Vfs::get_security`] for a path that is not open (access checks before open).
+    fn get_security_path(
+        &mut self,
+        share: ShareId,
+        path: &str,
+        out: &mut [u8],
+    ) -> Result<usize, NtStatus> {
+        let _ = (share, path, out);
+        Ok(0)
+    }
+
+    /// Stores a validated self-relative security descriptor for the node.
+    fn set_security(&mut self, node: NodeId, sd: &[u8]) -> Result<(), NtStatus> {
+        let _ = (node, sd);
+        Err(NtStatus::NOT_SUPPORTED)
+    }
+
+    /// Calls `f` with each extended attribute (name, value) of the node.
+    fn list_eas(&mut self, node: NodeId, f: &mut dyn FnMut(&str, &[u8])) -> Result<(), NtStatus> {
+        let _ = (node, f);
+        Ok(())
+    }
+
+    /// Sets extended attribute `name` (ASCII, compared case-insensitively) to `value`; an
+    /// empty value deletes it.
+    fn set_ea(&mut self, node: NodeId, name: &str, value: &[u8]) -> Result<(), NtStatus> {
+        let _ = (node, name, value);
+        Err(NtStatus::EAS_NOT_SUPPORTED)
+    }
 }

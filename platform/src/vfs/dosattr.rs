@@ -20,7 +20,7 @@ use smb_proto::vfs::{attr, FileInfo};
 pub const XATTR_NAME: &str = "user.smbed";
 
 /// Current [`DosRecord::version`].
-pub const RECORD_VERSION: u8 = 1;
+pub const RECORD_VERSION: u8 = 2;
 
 /// FILETIME of the Unix epoch (1970-01-01 UTC).
 pub const UNIX_EPOCH_FILETIME: u64 = 116_444_736_000_000_000;
@@ -34,6 +34,8 @@ pub struct DosRecord {
     pub attributes: u32,
     /// Creation time set by a client (FILETIME), overriding the file system's birth time.
     pub creation_time: Option<u64>,
+    /// Change time set by a client (FILETIME); Linux cannot set ctime, so it is kept here.
+    pub change_time: Option<u64>,
 }
 
 impl DosRecord {
@@ -43,6 +45,7 @@ impl DosRecord {
             version: RECORD_VERSION,
             attributes: attributes & attr::SETTABLE,
             creation_time: None,
+            change_time: None,
         }
     }
 
@@ -233,9 +236,9 @@ pub fn file_info(meta: &Meta, rec: Option<&DosRecord>, name: &str) -> FileInfo {
         creation_time,
         last_access_time: ft(meta.atime),
         last_write_time: ft(meta.mtime),
-        // Linux cannot set ctime, so like Samba the change time reported is the write time:
-        // a client that sets both reads back what it set.
-        change_time: ft(meta.mtime),
+        // Linux cannot set ctime: a change time set by a client is kept in the record;
+        // otherwise, like Samba, the write time is reported.
+        change_time: rec.and_then(|r| r.change_time).unwrap_or(ft(meta.mtime)),
         end_of_file: if dir { 0 } else { meta.size },
         allocation_size: if dir {
             0

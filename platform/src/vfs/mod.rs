@@ -41,7 +41,7 @@
 //!   cannot be opened (the engine cannot name them).
 //! - Without user xattrs on the file system, only `READONLY` persists (as the owner write
 //!   bit), and client-set creation times are dropped.
-//! - `change_time` cannot be set on Linux and is ignored by `set_basic`.
+//! - `change_time` cannot be set on Linux; a client-set change time is kept in the record.
 //! - Nodes open files `O_RDONLY` unless the open asked for write access, so a file without
 //!   read permission for the server's user cannot be opened even for metadata.
 
@@ -51,6 +51,7 @@ mod errno;
 mod path;
 #[cfg(test)]
 mod tests;
+mod xattr;
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -751,7 +752,7 @@ impl Vfs for PosixVfs {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let ctx = self.ctx(n.share);
-        if info.attributes.is_some() || info.creation_time.is_some() {
+        if info.attributes.is_some() || info.creation_time.is_some() || info.change_time.is_some() {
             let meta = Meta::of(fd).map_err(io_err)?;
             let mut rec = ctx.record(fd).unwrap_or_else(|| {
                 DosRecord::new(dosattr::attributes(&meta, None, "") & attr::SETTABLE)
@@ -761,6 +762,9 @@ impl Vfs for PosixVfs {
             }
             if let Some(t) = info.creation_time {
                 rec.creation_time = Some(t);
+            }
+            if let Some(t) = info.change_time {
+                rec.change_time = Some(t);
             }
             ctx.store(fd, &meta, &rec).map_err(io_err)?;
         }
@@ -938,5 +942,69 @@ impl Vfs for PosixVfs {
             created,
             max_name_len: u32::try_from(vfs.f_namemax).unwrap_or(255),
         })
+    }
+
+    fn get_security(&mut self, node: NodeId, out: &mut [u8]) -> Result<usize, NtStatus> {
+        let (_, fd) = self.node(node)?;
+        xattr::get(fd, xattr::NTACL, out)
+    }
+
+    fn get_security_path(
+        &mut self,
+        share: ShareId,
+        path: &str,
+        out: &mut [u8],
+    ) -> Result<usize, NtStatus> {
+        validate(path)?;
+        let si = self.share_index(share)?;
+        let ctx = self.ctx(si);
+        if !ctx.xattr {
+            return Ok(0);
+        }
+        let probe = ctx.probe(path, OFlags::PATH)?;
+        let meta = Meta::of(probe.as_fd()).map_err(errno::map)?;
+        if !meta.is_servable() {
+            return Ok(0);
+        }
+        let flags = if meta.is_dir() {
+            REOPEN_FLAGS | OFlags::DIRECTORY
+        } else {
+            REOPEN_FLAGS
+        };
+        let fd = ctx
+            .resolver
+            .open(ctx.root, path, flags, Mode::empty())
+            .map_err(errno::map)?;
+        xattr::get(fd.as_fd(), xattr::NTACL, out)
+    }
+
+    fn set_security(&mut self, node: NodeId, sd: &[u8]) -> Result<(), NtStatus> {
+        let (n, fd) = self.node(node)?;
+        if self.shares[n.share].read_only {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        if !self.shares[n.share].xattr {
+            return Err(NtStatus::NOT_SUPPORTED);
+        }
+        xattr::set(fd, xattr::NTACL, sd)
+    }
+
+    fn list_eas(&mut self, node: NodeId, f: &mut dyn FnMut(&str, &[u8])) -> Result<(), NtStatus> {
+        let (n, fd) = self.node(node)?;
+        if !self.shares[n.share].xattr {
+            return Ok(());
+        }
+        xattr::list_eas(fd, f)
+    }
+
+    fn set_ea(&mut self, node: NodeId, name: &str, value: &[u8]) -> Result<(), NtStatus> {
+        let (n, fd) = self.node(node)?;
+        if self.shares[n.share].read_only {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        if !self.shares[n.share].xattr {
+            return Err(NtStatus::EAS_NOT_SUPPORTED);
+        }
+        xattr::set_ea(fd, name, value)
     }
 }

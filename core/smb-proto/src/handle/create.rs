@@ -94,6 +94,8 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let mut want_mxac = false;
         let mut want_qfid = false;
         let mut alloc_size = 0u64;
+        let mut sd_context: Option<&[u8]> = None;
+        let mut ea_buf: Option<&[u8]> = None;
         for c in req.contexts() {
             let c = c.map_err(|e| e.status())?;
             if c.name.len() < 4 {
@@ -108,7 +110,8 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     alloc_size =
                         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
                 }
-                context_name::EA_BUFFER => return Err(NtStatus::EAS_NOT_SUPPORTED),
+                context_name::EA_BUFFER => ea_buf = Some(c.data),
+                context_name::SD_BUFFER => sd_context = Some(c.data),
                 context_name::DURABLE_HANDLE_RECONNECT
                 | context_name::DURABLE_HANDLE_RECONNECT_V2 => {
                     return Err(NtStatus::OBJECT_NAME_NOT_FOUND)
@@ -118,9 +121,13 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 _ => {}
             }
         }
+        let ea_list = match ea_buf {
+            Some(b) => crate::ea::EaList::parse(b)?,
+            None => crate::ea::EaList::default(),
+        };
         let mut pbuf = [0u8; path::MAX_PATH];
         let p = path::normalize(req.name, &mut pbuf)?;
-        let mut want = if req.create_options & options::DIRECTORY_FILE != 0 {
+        let want = if req.create_options & options::DIRECTORY_FILE != 0 {
             Want::Directory
         } else if req.create_options & options::NON_DIRECTORY_FILE != 0 {
             Want::File
@@ -167,13 +174,30 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             Err(NtStatus::OBJECT_NAME_NOT_FOUND) => None,
             Err(e) => return Err(e),
         };
+        let mut maximal = tree.maximal_access;
         if let Some(info) = existing {
-            if want == Want::Any && info.is_directory {
-                want = Want::Any;
-            }
             if matches!(disposition, Disposition::Create) {
                 return Err(NtStatus::OBJECT_NAME_COLLISION);
             }
+            // The file's own DACL ([MS-DTYP] 2.5.3.2), within the share's limit.
+            if let Some(rights) = self.acl_rights(sh, share.id, p)? {
+                maximal &= rights;
+                let explicit = map_generic(req.desired_access) & !access::MAXIMUM_ALLOWED;
+                let mut missing = explicit & !maximal;
+                if missing & access::DELETE != 0
+                    && self.parent_grants(sh, share.id, p, access::FILE_DELETE_CHILD)?
+                {
+                    // DELETE may come from the parent's FILE_DELETE_CHILD.
+                    missing &= !access::DELETE;
+                }
+                if missing != 0 {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                if max_allowed {
+                    granted = explicit | maximal;
+                }
+            }
+            let _ = info.is_directory;
             if info.is_directory && want == Want::File {
                 return Err(NtStatus::FILE_IS_A_DIRECTORY);
             }
@@ -234,6 +258,27 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         if share.read_only && existing.is_none() {
             return Err(NtStatus::ACCESS_DENIED);
         }
+        if existing.is_none() {
+            // Creating needs FILE_ADD_FILE / FILE_ADD_SUBDIRECTORY on the parent.
+            let right = if want == Want::Directory {
+                access::FILE_APPEND_DATA
+            } else {
+                access::FILE_WRITE_DATA
+            };
+            if !self.parent_grants(sh, share.id, p, right)? {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+        }
+        let mut new_sd = [0u8; crate::sd::MAX_SD];
+        let mut new_sd_len = 0;
+        if let Some(d) = sd_context {
+            let parsed = crate::sd::parse(d)?;
+            new_sd_len = crate::sd::emit(
+                &parsed,
+                crate::sd::secinfo::OWNER | crate::sd::secinfo::GROUP | crate::sd::secinfo::DACL,
+                &mut new_sd,
+            )?;
+        }
         let _ = writes;
         let args = OpenArgs {
             disposition,
@@ -247,6 +292,33 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             allocation_size: alloc_size,
         };
         let (node, action, info) = self.vfs.open(share.id, p, &args)?;
+        if new_sd_len == 0 && matches!(action, CreateAction::Created) {
+            // Inherit from the parent's stored descriptor, if it has inheritable ACEs.
+            let parent = p.rfind('/').map(|i| &p[..i]).unwrap_or("");
+            let mut pbuf = [0u8; crate::sd::MAX_SD];
+            if let Ok(n @ 1..) = self.vfs.get_security_path(share.id, parent, &mut pbuf) {
+                if let (Ok(pp), Some(s)) = (crate::sd::parse(&pbuf[..n]), self.sessions.get(sh)) {
+                    new_sd_len =
+                        crate::sd::inherit(&pp, info.is_directory, s.owner_sid(), &mut new_sd);
+                }
+            }
+        }
+        if new_sd_len > 0 && matches!(action, CreateAction::Created) {
+            if let Err(e) = self.vfs.set_security(node, &new_sd[..new_sd_len]) {
+                let _ = self.vfs.unlink(node);
+                self.vfs.close(node);
+                return Err(e);
+            }
+        }
+        if matches!(action, CreateAction::Created) {
+            for (name, value) in ea_list.iter() {
+                if let Err(e) = self.vfs.set_ea(node, name, value) {
+                    let _ = self.vfs.unlink(node);
+                    self.vfs.close(node);
+                    return Err(e);
+                }
+            }
+        }
         if action == CreateAction::Created && !info.is_directory {
             // A newly created file grants what was asked even on a read-only attribute.
         }
@@ -299,7 +371,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             let ctx = &mut out[base..];
             if want_mxac {
                 let mut d = [0u8; 8];
-                d[4..].copy_from_slice(&tree.maximal_access.to_le_bytes());
+                d[4..].copy_from_slice(&maximal.to_le_bytes());
                 end = create::emit_context(ctx, prev, 0, context_name::QUERY_MAXIMAL_ACCESS, &d)
                     .ok_or(NtStatus::INTERNAL_ERROR)?;
                 prev = Some(0);
@@ -332,6 +404,50 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             status: NtStatus::SUCCESS,
             len,
         })
+    }
+
+    /// Rights the session has on `path` through its stored descriptor; `None` when the file
+    /// has none. A damaged stored descriptor grants nothing.
+    pub(crate) fn acl_rights(
+        &mut self,
+        sh: Handle,
+        share: crate::vfs::ShareId,
+        path: &str,
+    ) -> Result<Option<u32>, NtStatus> {
+        let mut buf = [0u8; crate::sd::MAX_SD];
+        let n = match self.vfs.get_security_path(share, path, &mut buf) {
+            Ok(n) => n,
+            Err(NtStatus::BUFFER_TOO_SMALL) => return Ok(Some(0)),
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let s = self
+            .sessions
+            .get(sh)
+            .ok_or(NtStatus::USER_SESSION_DELETED)?;
+        Ok(Some(match crate::sd::parse(&buf[..n]) {
+            Ok(p) => crate::sd::granted(&p, &s.token()),
+            Err(_) => 0,
+        }))
+    }
+
+    /// Whether the parent directory of `path` grants `right` (true when it stores no DACL).
+    fn parent_grants(
+        &mut self,
+        sh: Handle,
+        share: crate::vfs::ShareId,
+        path: &str,
+        right: u32,
+    ) -> Result<bool, NtStatus> {
+        let parent = path.rfind('/').map(|i| &path[..i]).unwrap_or("");
+        match self.acl_rights(sh, share, parent) {
+            Ok(Some(r)) => Ok(r & right != 0),
+            Ok(None) => Ok(true),
+            Err(NtStatus::OBJECT_NAME_NOT_FOUND | NtStatus::OBJECT_PATH_NOT_FOUND) => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     fn parent_exists(&mut self, share: crate::vfs::ShareId, p: &str) -> bool {

@@ -95,47 +95,19 @@ fn write_dir_entry(o: &mut Out<'_>, class: u8, name: &str, i: &FileInfo) -> usiz
         class::ID_FULL_DIRECTORY => o.u64(72, i.file_id),
         _ => {}
     }
+    if matches!(class, class::BOTH_DIRECTORY | class::ID_BOTH_DIRECTORY)
+        && name != "."
+        && name != ".."
+    {
+        // The 8.3 name, only when it differs from the long name.
+        let mut b = [0u8; 12];
+        let short = crate::mangle::short_name(name, &mut b);
+        if !short.eq_ignore_ascii_case(name) {
+            let l = o.utf16(70, short);
+            o.u8(68, l as u8);
+        }
+    }
     fixed + nlen
-}
-
-/// A self-relative security descriptor granting Everyone full control ([MS-DTYP] 2.4.6).
-/// smbed does not store NT ACLs yet; this reports the effective share-level access.
-fn security_descriptor(out: &mut [u8; 128], addl: u32, read_only: bool) -> usize {
-    const EVERYONE: [u8; 12] = [1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0];
-    const ADMINS: [u8; 16] = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0];
-    const USERS: [u8; 16] = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x21, 0x02, 0, 0];
-    let mut o = Out::new(&mut out[..]);
-    o.zero(0..128);
-    o.u8(0, 1);
-    let mut control: u16 = 0x8000;
-    let mut pos = 20;
-    if addl & 1 != 0 {
-        o.u32(4, pos as u32);
-        o.bytes(pos, &ADMINS);
-        pos += ADMINS.len();
-    }
-    if addl & 2 != 0 {
-        o.u32(8, pos as u32);
-        o.bytes(pos, &USERS);
-        pos += USERS.len();
-    }
-    if addl & 4 != 0 {
-        control |= 0x0004;
-        o.u32(16, pos as u32);
-        let ace_len = 8 + EVERYONE.len();
-        o.u8(pos, 2); // ACL revision
-        o.u16(pos + 2, (8 + ace_len) as u16);
-        o.u16(pos + 4, 1);
-        let a = pos + 8;
-        o.u8(a, 0); // ACCESS_ALLOWED_ACE_TYPE
-        o.u8(a + 1, 0);
-        o.u16(a + 2, ace_len as u16);
-        o.u32(a + 4, if read_only { 0x0012_00a9 } else { 0x001f_01ff });
-        o.bytes(a + 8, &EVERYONE);
-        pos = a + ace_len;
-    }
-    o.u16(2, control);
-    pos
 }
 
 impl<V: Vfs, P: Policy> Server<'_, V, P> {
@@ -266,8 +238,20 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let req = QueryInfoRequest::parse(msg).map_err(|e| e.status())?;
         let oh = self.resolve_open(th, req.file_id, chain, related)?;
         let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
-        let (node, granted, position, mode, share) =
-            (o.node, o.granted_access, o.position, o.mode, o.share);
+        let (node, granted, position, mode, share, sess) = (
+            o.node,
+            o.granted_access,
+            o.position,
+            o.mode,
+            o.share,
+            o.session,
+        );
+        let dialect = self
+            .sessions
+            .get(sess)
+            .and_then(|s| self.conns.get(s.conn))
+            .map(|c| c.dialect)
+            .unwrap_or(0);
         let max = (req.output_buffer_length.min(self.cfg.max_io)) as usize;
         let base = info::OUTPUT_OFFSET;
         let room = out.len().saturating_sub(base).min(max);
@@ -295,6 +279,12 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                             && x.delete_on_close
                             && x.mode & options::DELETE_ON_CLOSE == 0
                     });
+                let mut ea_size = 0u32;
+                if matches!(req.info_class, class::EA | class::ALL) {
+                    self.vfs.list_eas(node, &mut |name, value| {
+                        ea_size += crate::ea::entry_size(name, value) as u32;
+                    })?;
+                }
                 let mut o = Out::new(&mut tmp);
                 match req.info_class {
                     class::BASIC => {
@@ -311,7 +301,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         copy_fixed(region, &tmp, 8)?
                     }
                     class::EA => {
-                        o.u32(0, 0);
+                        o.u32(0, ea_size);
                         copy_fixed(region, &tmp, 4)?
                     }
                     class::ACCESS => {
@@ -357,17 +347,34 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         basic(&mut o, 0, &i);
                         standard(&mut o, 40, &i, delete_pending);
                         o.u64(64, i.file_id);
-                        o.u32(72, 0);
+                        o.u32(72, ea_size);
                         o.u32(76, granted);
                         o.u64(80, position);
                         o.u32(88, mode);
                         o.u32(92, 0);
                         let p = self.vfs.path(node);
-                        name_info(region, &tmp[..96], p)?
+                        name_info(region, &tmp[..96], p, 104)?
                     }
-                    class::NAME | class::NORMALIZED_NAME => {
+                    class::NAME => {
                         let p = self.vfs.path(node);
-                        name_info(region, &[], p)?
+                        name_info(region, &[], p, 4)?
+                    }
+                    class::NORMALIZED_NAME => {
+                        // [MS-FSCC] 2.4.30: share-relative, no leading backslash; 3.1.1 only.
+                        if dialect < smb_wire::ids::dialect::SMB3_11 {
+                            return Err(NtStatus::NOT_SUPPORTED);
+                        }
+                        let p = self.vfs.path(node);
+                        let mut tmp2 = [0u8; path::MAX_PATH];
+                        let n = p.len().min(tmp2.len());
+                        tmp2[..n].copy_from_slice(&p.as_bytes()[..n]);
+                        for b in tmp2[..n].iter_mut() {
+                            if *b == b'/' {
+                                *b = b'\\';
+                            }
+                        }
+                        let p = core::str::from_utf8(&tmp2[..n]).unwrap_or("");
+                        name_info_plain_long(region, p)?
                     }
                     class::STREAM => {
                         if i.is_directory {
@@ -375,25 +382,72 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         } else {
                             let name = "::$DATA";
                             let need = 24 + utf16_len(name);
-                            if region.len() < need {
-                                return Err(NtStatus::BUFFER_OVERFLOW);
+                            if region.len() < 32 {
+                                return Err(NtStatus::INFO_LENGTH_MISMATCH);
                             }
-                            let mut o = Out::new(&mut region[..need]);
+                            let mut full = [0u8; 64];
+                            let mut o = Out::new(&mut full[..need]);
                             o.u32(0, 0);
                             o.u32(4, utf16_len(name) as u32);
                             o.u64(8, i.end_of_file);
                             o.u64(16, i.allocation_size);
                             o.utf16(24, name);
-                            (need, need)
+                            let n = need.min(region.len());
+                            region[..n].copy_from_slice(&full[..n]);
+                            (need, n)
                         }
                     }
-                    class::ALTERNATE_NAME => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
-                    class::FULL_EA => return Err(NtStatus::NO_EAS_ON_FILE),
+                    class::ALTERNATE_NAME => {
+                        let p = self.vfs.path(node);
+                        let base = path::file_name(p);
+                        if base.is_empty() {
+                            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+                        }
+                        let mut sbuf = [0u8; 12];
+                        let short = crate::mangle::short_name(base, &mut sbuf);
+                        name_info_plain(region, short, 8)?
+                    }
+                    class::FULL_EA => {
+                        if granted & access::FILE_READ_EA == 0 {
+                            return Err(NtStatus::ACCESS_DENIED);
+                        }
+                        let mut pos = 0usize;
+                        let mut prev: Option<usize> = None;
+                        let mut full = 0usize;
+                        let mut count = 0usize;
+                        self.vfs.list_eas(node, &mut |name, value| {
+                            count += 1;
+                            let at = (pos + 3) & !3;
+                            full = at + 8 + name.len() + 1 + value.len();
+                            if let Some(l) = crate::ea::write_entry(region, at, name, value) {
+                                if let Some(p) = prev {
+                                    region[p..p + 4]
+                                        .copy_from_slice(&((at - p) as u32).to_le_bytes());
+                                }
+                                prev = Some(at);
+                                pos = at + l;
+                            }
+                        })?;
+                        if count == 0 {
+                            return Err(NtStatus::NO_EAS_ON_FILE);
+                        }
+                        if pos < full {
+                            return Err(NtStatus::BUFFER_OVERFLOW);
+                        }
+                        (pos, pos)
+                    }
                     _ => return Err(NtStatus::INVALID_INFO_CLASS),
                 }
             }
             info_type::FILESYSTEM => {
                 let f = self.vfs.fs_info(share)?;
+                let mut label_buf = [0u8; 64];
+                let label = {
+                    let l = self.policy.volume_label(share);
+                    let n = l.len().min(label_buf.len());
+                    label_buf[..n].copy_from_slice(&l.as_bytes()[..n]);
+                    core::str::from_utf8(&label_buf[..n]).unwrap_or("")
+                };
                 let unit = u64::from(f.block_size.max(512));
                 let sectors_per_unit = (f.block_size.max(512) / f.sector_size.max(512)).max(1);
                 let mut o = Out::new(&mut tmp);
@@ -404,7 +458,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         o.u32(12, 0);
                         o.u8(16, 0);
                         o.u8(17, 0);
-                        copy_var(region, &tmp[..18], "")?
+                        copy_var(region, &tmp[..18], label, 24)?
                     }
                     fs_class::SIZE => {
                         o.u64(0, f.total_bytes / unit);
@@ -431,7 +485,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         // FILE_CASE_SENSITIVE_SEARCH
                         o.u32(0, 0x0000_0007);
                         o.u32(4, f.max_name_len.min(255));
-                        copy_var(region, &tmp[..8], "NTFS")?
+                        copy_var(region, &tmp[..8], "NTFS", 16)?
                     }
                     fs_class::SECTOR_SIZE => {
                         let s = f.sector_size.max(512);
@@ -452,19 +506,36 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 if granted & access::READ_CONTROL == 0 {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
-                if req.additional_information & 0x8 != 0
+                if req.additional_information & crate::sd::secinfo::SACL != 0
                     && granted & access::ACCESS_SYSTEM_SECURITY == 0
                 {
                     return Err(NtStatus::PRIVILEGE_NOT_HELD);
                 }
-                let ro = self
-                    .trees
-                    .get(th)
-                    .and_then(|t| t.share)
-                    .map(|s| s.read_only)
-                    .unwrap_or(true);
-                let mut sd = [0u8; 128];
-                let n = security_descriptor(&mut sd, req.additional_information, ro);
+                let mut stored = [0u8; crate::sd::MAX_SD];
+                let mut n = self.vfs.get_security(node, &mut stored)?;
+                if n == 0 {
+                    let ro = self
+                        .trees
+                        .get(th)
+                        .and_then(|t| t.share)
+                        .map(|s| s.read_only);
+                    let mask = if ro.unwrap_or(true) {
+                        0x0012_01bf
+                    } else {
+                        access::FILE_ALL_ACCESS
+                    };
+                    let mut d = [0u8; 128];
+                    let s = self
+                        .sessions
+                        .get(sess)
+                        .ok_or(NtStatus::USER_SESSION_DELETED)?;
+                    n = crate::sd::default_sd(mask, s.owner_sid(), &mut d);
+                    stored[..n].copy_from_slice(&d[..n]);
+                }
+                let parsed =
+                    crate::sd::parse(&stored[..n]).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+                let mut sd = [0u8; crate::sd::MAX_SD];
+                let n = crate::sd::emit(&parsed, req.additional_information, &mut sd)?;
                 if region.len() < n {
                     let len =
                         smb_wire::session_setup::emit_error_data(out, &(n as u32).to_le_bytes());
@@ -502,7 +573,8 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let req = SetInfoRequest::parse(msg).map_err(|e| e.status())?;
         let oh = self.resolve_open(th, req.file_id, chain, related)?;
         let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
-        let (node, granted, is_dir, share) = (o.node, o.granted_access, o.is_directory, o.share);
+        let (node, granted, is_dir, share, sess) =
+            (o.node, o.granted_access, o.is_directory, o.share, o.session);
         let b = req.buffer;
         let need = |n: usize| {
             if b.len() < n {
@@ -675,11 +747,45 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     }
                     self.vfs.set_len(node, l)?;
                 }
-                class::FULL_EA => return Err(NtStatus::EAS_NOT_SUPPORTED),
+                class::FULL_EA => {
+                    grant(access::FILE_WRITE_EA)?;
+                    let list = crate::ea::EaList::parse(b)?;
+                    for (name, value) in list.iter() {
+                        self.vfs.set_ea(node, name, value)?;
+                    }
+                }
                 class::LINK => return Err(NtStatus::NOT_SUPPORTED),
                 _ => return Err(NtStatus::INVALID_INFO_CLASS),
             },
-            info_type::SECURITY => return Err(NtStatus::NOT_SUPPORTED),
+            info_type::SECURITY => {
+                use crate::sd::secinfo;
+                let info = req.additional_information;
+                if info & secinfo::SACL != 0 {
+                    return Err(NtStatus::PRIVILEGE_NOT_HELD);
+                }
+                if info & secinfo::DACL != 0 {
+                    grant(access::WRITE_DAC)?;
+                }
+                if info & (secinfo::OWNER | secinfo::GROUP) != 0 {
+                    grant(access::WRITE_OWNER)?;
+                }
+                let new = crate::sd::parse(b)?;
+                let mut old_buf = [0u8; crate::sd::MAX_SD];
+                let mut n = self.vfs.get_security(node, &mut old_buf)?;
+                if n == 0 {
+                    let mut d = [0u8; 128];
+                    let s = self
+                        .sessions
+                        .get(sess)
+                        .ok_or(NtStatus::USER_SESSION_DELETED)?;
+                    n = crate::sd::default_sd(access::FILE_ALL_ACCESS, s.owner_sid(), &mut d);
+                    old_buf[..n].copy_from_slice(&d[..n]);
+                }
+                let old = crate::sd::parse(&old_buf[..n]).unwrap_or_default();
+                let mut merged = [0u8; crate::sd::MAX_SD];
+                let m = crate::sd::merge(&old, &new, info, &mut merged)?;
+                self.vfs.set_security(node, &merged[..m])?;
+            }
             info_type::FILESYSTEM | info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
             _ => return Err(NtStatus::INVALID_PARAMETER),
         }
@@ -736,12 +842,17 @@ fn copy_fixed(region: &mut [u8], src: &[u8], n: usize) -> Result<(usize, usize),
 /// Copies `fixed` then a u32 length and a UTF-16 name (FsVolume/FsAttribute layout: the length
 /// is the last 4 bytes of `fixed` for those, so the caller includes it). Returns (full length,
 /// bytes written) so a short buffer is BUFFER_OVERFLOW.
-fn copy_var(region: &mut [u8], fixed: &[u8], name: &str) -> Result<(usize, usize), NtStatus> {
+fn copy_var(
+    region: &mut [u8],
+    fixed: &[u8],
+    name: &str,
+    min: usize,
+) -> Result<(usize, usize), NtStatus> {
     let nlen = utf16_len(name);
     // FsVolume: LabelLength at 12; FsAttribute: FileSystemNameLength at 8 (after fixed).
     let (len_at, name_at) = if fixed.len() == 18 { (12, 18) } else { (8, 12) };
     let full = name_at + nlen;
-    if region.len() < name_at {
+    if region.len() < name_at.max(min) {
         return Err(NtStatus::INFO_LENGTH_MISMATCH);
     }
     let mut tmp = [0u8; 64];
@@ -754,12 +865,51 @@ fn copy_var(region: &mut [u8], fixed: &[u8], name: &str) -> Result<(usize, usize
     Ok((full, n))
 }
 
+/// A length-prefixed UTF-16 name of any length (FileNormalizedNameInformation).
+fn name_info_plain_long(region: &mut [u8], name: &str) -> Result<(usize, usize), NtStatus> {
+    if region.len() < 4 {
+        return Err(NtStatus::INFO_LENGTH_MISMATCH);
+    }
+    let nlen = utf16_len(name);
+    region[..4].copy_from_slice(&(nlen as u32).to_le_bytes());
+    let mut pos = 4;
+    for u in name.encode_utf16() {
+        if pos + 2 > region.len() {
+            break;
+        }
+        region[pos..pos + 2].copy_from_slice(&u.to_le_bytes());
+        pos += 2;
+    }
+    Ok((4 + nlen, pos))
+}
+
+/// A length-prefixed UTF-16 name (FileAlternateNameInformation).
+fn name_info_plain(region: &mut [u8], name: &str, min: usize) -> Result<(usize, usize), NtStatus> {
+    if region.len() < min {
+        return Err(NtStatus::INFO_LENGTH_MISMATCH);
+    }
+    let nlen = utf16_len(name);
+    let full = 4 + nlen;
+    let mut tmp = [0u8; 64];
+    let mut o = Out::new(&mut tmp[..full]);
+    o.u32(0, nlen as u32);
+    o.utf16(4, name);
+    let n = full.min(region.len());
+    region[..n].copy_from_slice(&tmp[..n]);
+    Ok((full, n))
+}
+
 /// FileNameInformation (optionally after `prefix`): `\path` with backslashes.
-fn name_info(region: &mut [u8], prefix: &[u8], path: &str) -> Result<(usize, usize), NtStatus> {
+fn name_info(
+    region: &mut [u8],
+    prefix: &[u8],
+    path: &str,
+    min: usize,
+) -> Result<(usize, usize), NtStatus> {
     let nlen = 2 + utf16_len(path);
     let full = prefix.len() + 4 + nlen;
     let fixed = prefix.len() + 4;
-    if region.len() < fixed {
+    if region.len() < min.max(fixed) {
         return Err(NtStatus::INFO_LENGTH_MISMATCH);
     }
     region[..prefix.len()].copy_from_slice(prefix);

@@ -93,6 +93,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 application_key: [0; 16],
                 session_key: [0; 16],
                 spnego: SpnegoState::default(),
+                sid: heapless::Vec::new(),
             };
             let h = self
                 .sessions
@@ -345,6 +346,18 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             0
         };
 
+        if identity == Identity::User {
+            let rid = self.policy.user_rid(s.user.as_str());
+            s.sid.clear();
+            if let Some(rid) = rid {
+                let g = self.cfg.server_guid;
+                let _ = s
+                    .sid
+                    .extend_from_slice(&[1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0]);
+                let _ = s.sid.extend_from_slice(&g[0..12]);
+                let _ = s.sid.extend_from_slice(&rid.to_le_bytes());
+            }
+        }
         let reauth = s.signer.is_some() || !matches!(s.identity, Identity::None);
         s.identity = identity;
         s.state = SessionState::Valid;

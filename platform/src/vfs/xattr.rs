@@ -1,0 +1,112 @@
+//! Security descriptors and client extended attributes in Linux user xattrs.
+//!
+//! - The NT security descriptor lives in `user.smbed.ntacl` (self-relative bytes, validated by
+//!   the engine before it is stored).
+//! - A client EA `NAME` is the xattr `user.NAME`, as Samba stores them, so EAs written by Samba
+//!   are visible and vice versa. Names that would reach smbed's own records (`smbed*`) or
+//!   Samba's (`DOSATTRIB`, `SAMBA_PAI`) are refused, so a client cannot forge them.
+
+use rustix::fd::BorrowedFd;
+use rustix::fs::XattrFlags;
+use rustix::io::Errno;
+use smb_wire::NtStatus;
+
+use super::errno;
+
+/// Where the security descriptor is kept.
+pub const NTACL: &str = "user.smbed.ntacl";
+const USER: &str = "user.";
+/// Longest EA value accepted (the FILE_FULL_EA_INFORMATION length field is 16 bits).
+const MAX_EA_VALUE: usize = 65535;
+
+/// Reads xattr `name` into `out`; `Ok(0)` when absent or unsupported.
+pub fn get(fd: BorrowedFd<'_>, name: &str, out: &mut [u8]) -> Result<usize, NtStatus> {
+    match rustix::fs::fgetxattr(fd, name, out) {
+        Ok(n) => Ok(n),
+        Err(Errno::NODATA | Errno::NOTSUP) => Ok(0),
+        Err(Errno::RANGE) => Err(NtStatus::BUFFER_TOO_SMALL),
+        Err(e) => Err(errno::map(e)),
+    }
+}
+
+/// Writes xattr `name`.
+pub fn set(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> Result<(), NtStatus> {
+    rustix::fs::fsetxattr(fd, name, value, XattrFlags::empty()).map_err(|e| match e {
+        Errno::NOTSUP => NtStatus::NOT_SUPPORTED,
+        Errno::NOSPC | Errno::TOOBIG | Errno::RANGE => NtStatus::INSUFFICIENT_RESOURCES,
+        e => errno::map(e),
+    })
+}
+
+/// Whether a client may use EA `name` (case-insensitive reserved prefixes).
+fn reserved(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    l.starts_with("smbed") || l == "dosattrib" || l == "samba_pai"
+}
+
+/// Calls `f` for each client EA of `fd`.
+pub fn list_eas(fd: BorrowedFd<'_>, f: &mut dyn FnMut(&str, &[u8])) -> Result<(), NtStatus> {
+    let mut names = vec![0u8; 4096];
+    let n = loop {
+        match rustix::fs::flistxattr(fd, &mut names[..]) {
+            Ok(n) => break n,
+            Err(Errno::RANGE) if names.len() < 1 << 20 => names.resize(names.len() * 4, 0),
+            Err(Errno::NOTSUP) => return Ok(()),
+            Err(e) => return Err(errno::map(e)),
+        }
+    };
+    let mut value = vec![0u8; MAX_EA_VALUE];
+    for raw in names[..n].split(|b| *b == 0) {
+        let Ok(full) = std::str::from_utf8(raw) else {
+            continue;
+        };
+        let Some(name) = full.strip_prefix(USER) else {
+            continue;
+        };
+        if name.is_empty() || reserved(name) || !smb_proto::ea::valid_name(name.as_bytes()) {
+            continue;
+        }
+        if name.len() > 255 {
+            continue;
+        }
+        match rustix::fs::fgetxattr(fd, full, &mut value[..]) {
+            Ok(l) => f(name, &value[..l]),
+            Err(Errno::NODATA | Errno::RANGE) => continue,
+            Err(e) => return Err(errno::map(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Sets (or, with an empty value, removes) client EA `name`. An existing EA whose name differs
+/// only in case is replaced.
+pub fn set_ea(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> Result<(), NtStatus> {
+    if reserved(name) || !smb_proto::ea::valid_name(name.as_bytes()) || name.len() > 255 {
+        return Err(NtStatus::INVALID_EA_NAME);
+    }
+    if value.len() > MAX_EA_VALUE {
+        return Err(NtStatus::EA_TOO_LARGE);
+    }
+    // Remove case variants first (EA names are case-insensitive on Windows).
+    let mut existing = Vec::new();
+    list_eas(fd, &mut |n, _| {
+        if n.eq_ignore_ascii_case(name) {
+            existing.push(format!("{USER}{n}"));
+        }
+    })?;
+    for e in existing {
+        match rustix::fs::fremovexattr(fd, e.as_str()) {
+            Ok(()) | Err(Errno::NODATA) => {}
+            Err(e) => return Err(errno::map(e)),
+        }
+    }
+    if value.is_empty() {
+        return Ok(());
+    }
+    let full = format!("{USER}{name}");
+    rustix::fs::fsetxattr(fd, full.as_str(), value, XattrFlags::empty()).map_err(|e| match e {
+        Errno::NOTSUP => NtStatus::EAS_NOT_SUPPORTED,
+        Errno::NOSPC | Errno::TOOBIG | Errno::RANGE => NtStatus::EA_TOO_LARGE,
+        e => errno::map(e),
+    })
+}
