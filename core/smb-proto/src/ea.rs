@@ -18,7 +18,7 @@ pub fn valid_name(name: &[u8]) -> bool {
     !name.is_empty()
         && name
             .iter()
-            .all(|&c| c >= 0x20 && c < 0x7f && !b"\"*+,/:;<=>?[\\]|".contains(&c))
+            .all(|&c| (0x20..0x7f).contains(&c) && !b"\"*+,/:;<=>?[\\]|".contains(&c))
 }
 
 impl<'a> EaList<'a> {

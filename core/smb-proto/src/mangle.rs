@@ -21,7 +21,7 @@ pub fn short_name<'b>(name: &str, out: &'b mut [u8; 12]) -> &'b str {
         && ext.len() <= 3
         && base.iter().all(|&c| ok83(c))
         && ext.iter().all(|&c| ok83(c))
-        && (name.contains('.') == !ext.is_empty() || ext.is_empty() && !name.ends_with('.'));
+        && (name.contains('.') != ext.is_empty() || ext.is_empty() && !name.ends_with('.'));
     let mut n = 0;
     if valid {
         for &c in base {

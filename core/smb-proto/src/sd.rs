@@ -71,6 +71,26 @@ pub struct Parsed<'a> {
     pub sacl: Option<&'a [u8]>,
 }
 
+impl Parsed<'_> {
+    /// The security-information flags of the parts this descriptor carries.
+    pub fn present(&self) -> u32 {
+        let mut f = 0;
+        if self.owner.is_some() {
+            f |= secinfo::OWNER;
+        }
+        if self.group.is_some() {
+            f |= secinfo::GROUP;
+        }
+        if self.control & SE_DACL_PRESENT != 0 {
+            f |= secinfo::DACL;
+        }
+        if self.control & SE_SACL_PRESENT != 0 {
+            f |= secinfo::SACL;
+        }
+        f
+    }
+}
+
 /// Checks an ACL at the start of `b` and returns it.
 fn acl(b: &[u8]) -> Result<&[u8], NtStatus> {
     if b.len() < 8 || !matches!(b[0], 2 | 4) {

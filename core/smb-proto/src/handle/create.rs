@@ -72,7 +72,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
         // FILE_ATTRIBUTE_VOLUME (0x8), 0x40 (DEVICE), 0x8000 and the high word are invalid in a
         // CREATE ([MS-FSA] 2.1.5.1; smbtorture smb2.create.gentest pins the mask).
-        if req.file_attributes & 0xffff_8048 != 0 {
+        if req.file_attributes & 0xffff_8048 != 0
+            || req.file_attributes & attr::TEMPORARY != 0
+                && req.create_options & options::DIRECTORY_FILE != 0
+        {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         if req.desired_access & 0x0ce0_fe00 != 0 || req.desired_access == 0 {
@@ -271,14 +274,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
         let mut new_sd = [0u8; crate::sd::MAX_SD];
         let mut new_sd_len = 0;
-        if let Some(d) = sd_context {
-            let parsed = crate::sd::parse(d)?;
-            new_sd_len = crate::sd::emit(
-                &parsed,
-                crate::sd::secinfo::OWNER | crate::sd::secinfo::GROUP | crate::sd::secinfo::DACL,
-                &mut new_sd,
-            )?;
-        }
+        let client_sd = match sd_context {
+            Some(d) => Some(crate::sd::parse(d)?),
+            None => None,
+        };
         let _ = writes;
         let args = OpenArgs {
             disposition,
@@ -292,7 +291,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             allocation_size: alloc_size,
         };
         let (node, action, info) = self.vfs.open(share.id, p, &args)?;
-        if new_sd_len == 0 && matches!(action, CreateAction::Created) {
+        if matches!(action, CreateAction::Created) {
             // Inherit from the parent's stored descriptor, if it has inheritable ACEs.
             let parent = p.rfind('/').map(|i| &p[..i]).unwrap_or("");
             let mut pbuf = [0u8; crate::sd::MAX_SD];
@@ -301,6 +300,24 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     new_sd_len =
                         crate::sd::inherit(&pp, info.is_directory, s.owner_sid(), &mut new_sd);
                 }
+            }
+            if let Some(c) = client_sd {
+                // The client's parts replace the inherited (or default) ones; a descriptor
+                // without DACL_PRESENT keeps the inherited DACL ([MS-SMB2] 2.2.13.2.2).
+                let mut base = [0u8; 128];
+                let base_len = if new_sd_len == 0 {
+                    let owner = self.sessions.get(sh).map(|s| s.owner_sid()).unwrap_or(&[]);
+                    let n = crate::sd::default_sd(access::FILE_ALL_ACCESS, owner, &mut base);
+                    new_sd[..n].copy_from_slice(&base[..n]);
+                    n
+                } else {
+                    new_sd_len
+                };
+                let mut merged = [0u8; crate::sd::MAX_SD];
+                let old = crate::sd::parse(&new_sd[..base_len]).unwrap_or_default();
+                let info = c.present();
+                new_sd_len = crate::sd::merge(&old, &c, info, &mut merged).unwrap_or(0);
+                new_sd[..new_sd_len].copy_from_slice(&merged[..new_sd_len]);
             }
         }
         if new_sd_len > 0 && matches!(action, CreateAction::Created) {
@@ -346,12 +363,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     | options::DELETE_ON_CLOSE),
             search: Search::default(),
         };
-        let oh = match self.opens.insert(o) {
-            Ok(h) => h,
-            Err(_) => {
-                self.vfs.close(node);
-                return Err(NtStatus::INSUFFICIENT_RESOURCES);
-            }
+        let Ok(oh) = self.opens.insert(o) else {
+            self.vfs.close(node);
+            return Err(NtStatus::INSUFFICIENT_RESOURCES);
         };
         let v = oh.to_u64();
         let fid = FileId {

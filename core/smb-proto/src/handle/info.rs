@@ -613,7 +613,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         v => Some(v),
                     };
                     let a = u32_at(32);
-                    if a & attr::DIRECTORY != 0 && !is_dir {
+                    if a & attr::DIRECTORY != 0 && !is_dir || a & attr::TEMPORARY != 0 && is_dir {
                         return Err(NtStatus::INVALID_PARAMETER);
                     }
                     if a & !(attr::SETTABLE | attr::DIRECTORY | attr::NORMAL) != 0 {
@@ -672,6 +672,19 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                                 return Err(NtStatus::ACCESS_DENIED);
                             }
                         }
+                    }
+                    // An open of the parent directory with DELETE access blocks renames in it
+                    // (Windows and Samba answer SHARING_VIOLATION).
+                    let me_path = self.vfs.path(node);
+                    let parent = me_path.rfind('/').map(|i| &me_path[..i]).unwrap_or("");
+                    if self.opens.iter().any(|(h, x)| {
+                        h != oh
+                            && x.share == share
+                            && x.is_directory
+                            && x.granted_access & access::DELETE != 0
+                            && self.vfs.path(x.node) == parent
+                    }) {
+                        return Err(NtStatus::SHARING_VIOLATION);
                     }
                     if is_dir && self.has_opens_below(oh, share, node) {
                         return Err(NtStatus::ACCESS_DENIED);

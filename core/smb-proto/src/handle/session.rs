@@ -72,7 +72,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
         let (dialect, conn_preauth) = {
             let c = self.conns.get(conn.0).ok_or(NtStatus::INTERNAL_ERROR)?;
-            (c.dialect, c.preauth.clone())
+            (c.dialect, c.preauth)
         };
         let sid_in = smb_wire::Header::new_unchecked(msg).session_id();
         let sh = if sid_in == 0 {
