@@ -54,12 +54,10 @@ pub fn run(
                         crate::warn!("refusing {peer}: max connections reached");
                         continue;
                     }
-                    let id = match engine.borrow_mut().accept() {
-                        Ok(id) => id,
-                        Err(_) => {
-                            crate::warn!("refusing {peer}: connection table full");
-                            continue;
-                        }
+                    let accepted = engine.borrow_mut().accept();
+                    let Ok(id) = accepted else {
+                        crate::warn!("refusing {peer}: connection table full");
+                        continue;
                     };
                     *active.borrow_mut() += 1;
                     let engine = engine.clone();
@@ -102,14 +100,11 @@ async fn serve_conn(
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         }
-        let len = match transport::frame_len(&head) {
-            transport::Status::Complete(n) => n,
-            _ => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "not a Direct TCP frame",
-                ))
-            }
+        let transport::Status::Complete(len) = transport::frame_len(&head) else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not a Direct TCP frame",
+            ));
         };
         if len > limits.max_frame || len < 4 {
             crate::warn!("{peer}: frame of {len} bytes refused");

@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(c.consume(2, 1), Err(InvalidMessageId), "reused id");
         assert_eq!(c.consume(11, 1), Err(InvalidMessageId), "beyond the window");
         c.consume(4, 4).unwrap();
-        assert_eq!(c.outstanding(), 2);
+        assert_eq!(c.outstanding(), 3);
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub fn normalize<'b>(name: &[u8], out: &'b mut [u8]) -> Result<&'b str, NtStatus
         // [MS-SMB2] 3.3.5.9: the name must not start with a separator.
         return Err(NtStatus::INVALID_PARAMETER);
     }
+    if s.contains('/') {
+        // '/' is not a separator on the wire and not a valid name character.
+        return Err(NtStatus::OBJECT_NAME_INVALID);
+    }
     let mut end = len;
     // Default data stream suffix: "name::$DATA".
     let lower_tail = |s: &str, suffix: &str| {

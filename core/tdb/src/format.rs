@@ -164,8 +164,9 @@ pub(crate) fn frame_record(
 ) {
     let start = out.len();
     out.extend_from_slice(&REC_MAGIC);
-    out.extend_from_slice(&[0u8; 4]); // crc, filled below
-                                      // Payload length is bounded by the segment size (<= 1 GiB) at enqueue.
+    // CRC placeholder, filled below.
+    out.extend_from_slice(&[0u8; 4]);
+    // The payload length is bounded by the segment size (<= 1 GiB) at enqueue.
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&[kind as u8, 0, 0, 0]);
     out.extend_from_slice(&seq.to_le_bytes());
@@ -500,6 +501,46 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 0x40;
         assert_eq!(parse_record(&bad, 3, Some(5)).unwrap_err(), Reject::BadCrc);
+    }
+
+    /// Locks the payload encoding documented in FORMAT.md.
+    #[test]
+    fn payload_bytes_match_format_md() {
+        let ops = vec![
+            Op::Put {
+                table: 1,
+                key: b"k".to_vec(),
+                value: Arc::from(&b"vv"[..]),
+            },
+            Op::Delete {
+                table: 300,
+                key: b"x".to_vec(),
+            },
+            Op::CreateTable {
+                id: 2,
+                name: "t".into(),
+            },
+            Op::DropTable { id: 2 },
+        ];
+        let p = encode_ops(&ops).unwrap();
+        assert_eq!(
+            p,
+            [4, 0, 1, 1, b'k', 2, b'v', b'v', 1, 0xac, 0x02, 1, b'x', 2, 2, 1, b't', 3, 2]
+        );
+        let end = SnapshotEnd {
+            keys: 5,
+            tables: 1,
+            next_table_id: 3,
+        };
+        assert_eq!(postcard::to_allocvec(&end).unwrap(), [5, 1, 3]);
+        let mut rec = Vec::new();
+        frame_record(&mut rec, Kind::SnapshotEnd, 0x0102, 7, &[5, 1, 3]);
+        assert_eq!(&rec[0..4], b"TDBr");
+        assert_eq!(&rec[8..12], &[3, 0, 0, 0]);
+        assert_eq!(&rec[12..16], &[2, 0, 0, 0]);
+        assert_eq!(&rec[16..24], &[2, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&rec[24..32], &[7, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&rec[4..8], &crc32fast::hash(&rec[8..]).to_le_bytes());
     }
 
     #[test]

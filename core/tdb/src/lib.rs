@@ -147,6 +147,10 @@ impl From<postcard::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// When a write returns.
+///
+/// Either way, a write is visible to readers as soon as it is queued (in log
+/// order), possibly a flush before it is durable; durability only decides
+/// when the call returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     /// Return only after the write is on disk (`fdatasync` returned).

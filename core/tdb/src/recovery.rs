@@ -315,7 +315,9 @@ fn replay_chain(
         }
         if i + 1 == chain.len() {
             tail_end = scan.end;
-            let start = align_up(scan.end, u64::from(h.block_size)) as usize;
+            // Clean only if *everything* after the last good record is zero:
+            // the scanner reaches the next block boundary only across zeros.
+            let start = scan.end as usize;
             tail_clean = data.len() as u64 == h.segment_size
                 && data.get(start..).is_none_or(|t| t.iter().all(|&b| b == 0));
             if !tail_clean {

@@ -327,7 +327,9 @@ impl CrashStorage {
     }
 
     /// Cut the power now (if not already) and return what a reboot finds, as
-    /// a fresh storage with no crash armed.
+    /// a fresh storage with no crash armed. This storage stays powered off.
+    /// On a storage with nothing unsynced (e.g. a previous image) the result
+    /// is an exact copy, which is how tests fork a state.
     pub fn crash_image(&self) -> CrashStorage {
         let img = match self.sim.lock() {
             Ok(mut s) => {
@@ -339,14 +341,6 @@ impl CrashStorage {
         CrashStorage {
             sim: Arc::new(Mutex::new(img)),
         }
-    }
-
-    /// Durable contents of a file as a reboot would see them if no unsynced
-    /// data survived (tests).
-    pub fn durable_file(&self, name: &str) -> Option<Vec<u8>> {
-        let s = self.sim.lock().ok()?;
-        let ino = *s.dir_durable.get(name)?;
-        Some(s.inodes[ino].durable.clone())
     }
 
     /// Overwrite a file's contents durably (tests: corruption).
