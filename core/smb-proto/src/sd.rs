@@ -224,7 +224,9 @@ pub fn merge(
     let dacl_bits = SE_DACL_PRESENT | SE_DACL_PROTECTED | SE_DACL_AUTO_INHERITED;
     if info & secinfo::DACL != 0 {
         m.dacl = new.dacl;
-        m.control = (m.control & !dacl_bits) | (new.control & dacl_bits);
+        // Setting the DACL without DACL_PRESENT stores a NULL DACL (full access), which is
+        // reported as present and empty, as Windows does.
+        m.control = (m.control & !dacl_bits) | (new.control & dacl_bits) | SE_DACL_PRESENT;
     }
     let sacl_bits = SE_SACL_PRESENT | SE_SACL_PROTECTED | SE_SACL_AUTO_INHERITED;
     if info & secinfo::SACL != 0 {

@@ -283,8 +283,11 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             }
             let related = is_related && !first;
             if is_related && first {
-                // The first element cannot be related ([MS-SMB2] 3.3.5.2.7.2).
+                // The first element cannot be related ([MS-SMB2] 3.3.5.2.7.2); it and the
+                // related elements after it fail.
                 chain.related_error = Some(NtStatus::INVALID_PARAMETER);
+            } else if !is_related {
+                chain.related_error = None;
             }
             let written = self.handle_one(
                 conn,
@@ -407,7 +410,17 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         );
         let mut sign = false;
         let reply: HResult = match status_or {
-            Err(st) => Err(st),
+            Err(st) => {
+                // Related elements after one whose session or tree did not resolve fail.
+                if matches!(
+                    st,
+                    NtStatus::USER_SESSION_DELETED | NtStatus::NETWORK_NAME_DELETED
+                ) {
+                    chain.session = None;
+                    chain.tree = None;
+                }
+                Err(st)
+            }
             Ok((sh, th, signed)) => {
                 sign = signed;
                 chain.session = sh;
@@ -446,6 +459,15 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             Err(st) => (st, session_setup::emit_error(out)),
         };
         if status.is_error() {
+            // The same event goes to defmt on firmware builds and to the host's log otherwise.
+            #[cfg(feature = "defmt")]
+            defmt::debug!(
+                "smb2 cmd={=u16} mid={=u64} status={=u32:#x}",
+                cmd.0,
+                mid,
+                status.0
+            );
+            #[cfg(not(feature = "defmt"))]
             self.policy
                 .log(3, format_args!("{cmd:?} mid={mid} -> {status:?}"));
         }

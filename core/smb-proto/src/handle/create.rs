@@ -482,7 +482,25 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
     }
 
     /// Resolves a FileId in a request, honouring related compounds.
+    /// The resolved id becomes the chain's "current file" for later related requests; an
+    /// unresolvable id in an unrelated request clears it.
     pub(crate) fn resolve_open(
+        &self,
+        th: Handle,
+        fid: FileId,
+        chain: &mut Chain,
+        related: bool,
+    ) -> Result<Handle, NtStatus> {
+        let r = self.lookup_open(th, fid, chain, related);
+        match r {
+            Ok(h) => chain.file_id = self.opens.get(h).map(|o| o.file_id),
+            Err(_) if !related => chain.file_id = None,
+            Err(_) => {}
+        }
+        r
+    }
+
+    fn lookup_open(
         &self,
         th: Handle,
         fid: FileId,

@@ -73,6 +73,29 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 Err(NtStatus::FS_DRIVER_REQUIRED)
             }
             fsctl::QUERY_NETWORK_INTERFACE_INFO => Err(NtStatus::NOT_SUPPORTED),
+            fsctl::CREATE_OR_GET_OBJECT_ID => {
+                // FILE_OBJECTID_BUFFER ([MS-FSCC] 2.1.3): the object id is derived from the
+                // file id and volume, so it is stable without being stored.
+                let oh = self.resolve_open(th, req.file_id, chain, related)?;
+                let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
+                let (node, share) = (o.node, o.share);
+                if req.max_output_response < 64 {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                let info = self.vfs.stat(node)?;
+                let serial = self.vfs.fs_info(share)?.serial;
+                let off = info::IOCTL_OUTPUT_OFFSET;
+                let b = out.get_mut(off..off + 64).ok_or(NtStatus::INTERNAL_ERROR)?;
+                b.fill(0);
+                b[..8].copy_from_slice(&info.file_id.to_le_bytes());
+                b[8..12].copy_from_slice(&serial.to_le_bytes());
+                b[16..20].copy_from_slice(&serial.to_le_bytes());
+                let len = info::emit_ioctl_response(out, req.ctl_code, req.file_id, 64);
+                Ok(Reply {
+                    status: NtStatus::SUCCESS,
+                    len,
+                })
+            }
             fsctl::PIPE_TRANSCEIVE | fsctl::PIPE_PEEK | fsctl::PIPE_WAIT => {
                 self.resolve_open(th, req.file_id, chain, related)?;
                 Err(NtStatus::NOT_SUPPORTED)
