@@ -18,6 +18,9 @@ use crate::vfs::PosixVfs;
 /// The engine as the driver shares it between tasks.
 pub type Engine = Rc<RefCell<Server<'static, PosixVfs, HostPolicy>>>;
 
+/// Per-connection wake-ups for the async-response writers.
+type Wakers = Rc<RefCell<std::collections::HashMap<ConnId, smol::channel::Sender<()>>>>;
+
 /// Limits the driver needs.
 #[derive(Debug, Clone, Copy)]
 pub struct DriverLimits {
@@ -34,12 +37,14 @@ pub fn run(
 ) -> std::io::Result<()> {
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(RefCell::new(0usize));
+    let wakers: Wakers = Rc::default();
     smol::block_on(ex.run(async {
         let mut accepts = Vec::new();
         for l in listeners {
             let ex2 = ex.clone();
             let engine = engine.clone();
             let active = active.clone();
+            let wakers = wakers.clone();
             accepts.push(ex.spawn(async move {
                 loop {
                     let (stream, peer) = match l.accept().await {
@@ -62,9 +67,12 @@ pub fn run(
                     *active.borrow_mut() += 1;
                     let engine = engine.clone();
                     let active = active.clone();
+                    let wakers = wakers.clone();
+                    let ex3 = ex2.clone();
                     ex2.spawn(async move {
                         crate::info!("connection from {peer}");
-                        if let Err(e) = serve_conn(&engine, id, stream, peer, limits).await {
+                        let r = serve_conn(&ex3, &engine, &wakers, id, stream, peer, limits).await;
+                        if let Err(e) = r {
                             crate::debug!("connection {peer} ended: {e}");
                         }
                         engine.borrow_mut().close(id);
@@ -83,7 +91,9 @@ pub fn run(
 }
 
 async fn serve_conn(
+    ex: &Rc<LocalExecutor<'static>>,
     engine: &Engine,
+    wakers: &Wakers,
     id: ConnId,
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -94,33 +104,84 @@ async fn serve_conn(
     let mut rx = vec![0u8; limits.max_frame];
     let mut tx = vec![0u8; limits.max_frame + 4096];
     let mut head = [0u8; transport::HEADER_LEN];
-    loop {
-        match stream.read_exact(&mut head).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e),
-        }
-        let transport::Status::Complete(len) = transport::frame_len(&head) else {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "not a Direct TCP frame",
-            ));
-        };
-        if len > limits.max_frame || len < 4 {
-            crate::warn!("{peer}: frame of {len} bytes refused");
-            return Ok(());
-        }
-        stream.read_exact(&mut rx[..len]).await?;
-        let result = engine
-            .borrow_mut()
-            .handle_frame(now_filetime(), id, &mut rx[..len], &mut tx);
-        match result {
-            Ok(0) => {}
-            Ok(n) => stream.write_all(&tx[..n]).await?,
-            Err(d) => {
-                crate::warn!("{peer}: disconnecting: {}", d.0);
+    // Responses to async requests (blocking locks, change notify) are written by a second
+    // task, woken when the engine has one ready; the mutex keeps frames whole on the wire.
+    let wlock = Rc::new(smol::lock::Mutex::new(()));
+    let (wake_tx, wake_rx) = smol::channel::bounded::<()>(1);
+    wakers.borrow_mut().insert(id, wake_tx);
+    let writer = {
+        let engine = engine.clone();
+        let wlock = wlock.clone();
+        let mut stream = stream.clone();
+        ex.spawn(async move {
+            let mut atx = vec![0u8; 64 * 1024 + 4096];
+            while wake_rx.recv().await.is_ok() {
+                loop {
+                    let n = engine.borrow_mut().poll_transmit(now_filetime(), id, &mut atx);
+                    match n {
+                        None => break,
+                        Some(0) => continue,
+                        Some(n) => {
+                            let _g = wlock.lock().await;
+                            if stream.write_all(&atx[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let result = async {
+        loop {
+            match stream.read_exact(&mut head).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            let transport::Status::Complete(len) = transport::frame_len(&head) else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not a Direct TCP frame",
+                ));
+            };
+            if len > limits.max_frame || len < 4 {
+                crate::warn!("{peer}: frame of {len} bytes refused");
                 return Ok(());
             }
+            stream.read_exact(&mut rx[..len]).await?;
+            let result =
+                engine.borrow_mut().handle_frame(now_filetime(), id, &mut rx[..len], &mut tx);
+            match result {
+                Ok(0) => {}
+                Ok(n) => {
+                    let _g = wlock.lock().await;
+                    stream.write_all(&tx[..n]).await?;
+                }
+                Err(d) => {
+                    crate::warn!("{peer}: disconnecting: {}", d.0);
+                    return Ok(());
+                }
+            }
+            // Wake every connection with an async response ready (this one's included: a
+            // CANCEL completes its own pending request). Done after our write, so an interim
+            // response always precedes its final one.
+            wake_ready(engine, wakers);
         }
     }
+    .await;
+    wakers.borrow_mut().remove(&id);
+    drop(writer);
+    result
+}
+
+/// Nudges the writer task of every connection that has an async response to send.
+fn wake_ready(engine: &Engine, wakers: &Wakers) {
+    let e = engine.borrow();
+    let w = wakers.borrow();
+    e.for_each_transmit(|c| {
+        if let Some(s) = w.get(&c) {
+            let _ = s.try_send(());
+        }
+    });
 }

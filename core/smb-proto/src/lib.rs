@@ -7,6 +7,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod blocking;
 pub mod credits;
 pub mod ea;
 pub mod handle;

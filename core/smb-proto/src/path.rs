@@ -30,8 +30,10 @@ pub fn normalize<'b>(name: &[u8], out: &'b mut [u8]) -> Result<&'b str, NtStatus
     }
     let mut end = len;
     // Default data stream suffix: "name::$DATA".
+    // Byte comparison: the suffix is ASCII, so no slicing inside a multi-byte character.
     let lower_tail = |s: &str, suffix: &str| {
-        s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        s.len() >= suffix.len()
+            && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     };
     if lower_tail(&s[..end], "::$DATA") {
         end -= "::$DATA".len();
@@ -202,6 +204,13 @@ mod tests {
     extern crate std;
 
     #[test]
+    fn non_ascii_names_do_not_panic() {
+        assert_eq!(ok("ファイル"), "ファイル");
+        assert_eq!(ok("»enamed"), "»enamed");
+        assert_eq!(ok("dir\\ünï::$DATA"), "dir/ünï");
+    }
+
+    #[test]
     fn normalizes() {
         assert_eq!(ok(""), "");
         assert_eq!(ok("a\\b\\c.txt"), "a/b/c.txt");
@@ -241,7 +250,7 @@ mod tests {
         assert_eq!(norm("a\\\\b").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
         assert_eq!(norm("a*").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
         assert_eq!(norm(".").unwrap_err(), NtStatus::OBJECT_PATH_SYNTAX_BAD);
-        let long: std::string::String = core::iter::repeat('x').take(256).collect();
+        let long: std::string::String = "x".repeat(256);
         assert_eq!(norm(&long).unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
         // Unpaired surrogate.
         assert_eq!(

@@ -9,7 +9,7 @@ use smb_wire::ids::{dialect, FileId};
 use smb_wire::{session_setup, transport, NtStatus, HEADER_LEN};
 
 use crate::policy::{MapToGuest, Policy};
-use crate::state::{Conn, Open, Session, SessionState, Tree};
+use crate::state::{Conn, Open, Pending, Session, SessionState, Tree, Waiting};
 use crate::table::{Full, Handle, Slot, Table};
 use crate::vfs::Vfs;
 
@@ -84,6 +84,12 @@ pub(crate) struct Chain {
     /// Status of a failed CREATE earlier in a related chain (Windows fails the rest with it).
     pub create_error: Option<NtStatus>,
     pub related_error: Option<NtStatus>,
+    /// The connection the chain arrived on.
+    pub conn: Option<Handle>,
+    /// The chain arrived encrypted.
+    pub encrypted: bool,
+    /// Set by a handler that answered STATUS_PENDING: the AsyncId of the interim response.
+    pub async_id: Option<u64>,
 }
 
 /// The SMB2/3 server engine.
@@ -97,6 +103,8 @@ pub struct Server<'r, V: Vfs, P: Policy> {
     pub(crate) opens: Table<'r, Open>,
     /// Current time (FILETIME) of the call being handled.
     pub(crate) now: u64,
+    /// A session logged off in the chain being handled, destroyed once the response is signed.
+    pub(crate) deferred_logoff: Option<Handle>,
 }
 
 impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
@@ -111,6 +119,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             trees: Table::new(storage.trees),
             opens: Table::new(storage.opens),
             now: 0,
+            deferred_logoff: None,
         }
     }
 
@@ -256,7 +265,11 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         out: &mut [u8],
         encrypted: bool,
     ) -> Result<usize, Disconnect> {
-        let mut chain = Chain::default();
+        let mut chain = Chain {
+            conn: Some(conn.0),
+            encrypted,
+            ..Chain::default()
+        };
         let mut off = 0usize;
         let mut out_off = 0usize;
         let mut prev_out: Option<usize> = None;
@@ -322,6 +335,9 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         }
         // Sign each element over its final bytes (padding included).
         self.sign_chain(&mut out[..out_off], &chain);
+        if let Some(sh) = self.deferred_logoff.take() {
+            self.destroy_session(sh);
+        }
         Ok(out_off)
     }
 
@@ -378,7 +394,14 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         let mut tree_id = h.tree_id();
 
         if cmd == Command::CANCEL {
-            // No response, no credits ([MS-SMB2] 3.3.5.16). Nothing is ever pending yet.
+            // No response, no credits ([MS-SMB2] 3.3.5.16): mark the target cancelled; its
+            // final response goes out through `poll_transmit`.
+            let async_id = if h.is_async() {
+                Some(h.async_id())
+            } else {
+                None
+            };
+            self.cancel(conn.0, mid, async_id, session_id);
             return Ok(0);
         }
         if h.is_async() {
@@ -518,9 +541,16 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         if sign_resp {
             f |= flags::SIGNED;
         }
+        if status == NtStatus::PENDING {
+            f |= flags::ASYNC_COMMAND;
+        }
         hb.set_flags(f);
         hb.set_message_id(mid);
         hb.set_tree_id(resp_tid);
+        if status == NtStatus::PENDING {
+            // AsyncId replaces Reserved + TreeId in an async header.
+            hb.set_async_id(chain.async_id.take().unwrap_or(0));
+        }
         hb.set_session_id(resp_sid);
         if status == NtStatus::SUCCESS && cmd == Command::NEGOTIATE {
             self.preauth_after(conn, &out[..len], 0, true);
@@ -597,7 +627,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             if s.encrypt_data && !encrypted && cmd != Command::SESSION_SETUP {
                 return Err(NtStatus::ACCESS_DENIED);
             }
-        } else if cmd != Command::SESSION_SETUP {
+        } else if cmd != Command::SESSION_SETUP && cmd != Command::LOGOFF {
+            // LOGOFF ends a half-open session too ([MS-SMB2] 3.3.5.2.9).
             return Err(NtStatus::USER_SESSION_DELETED);
         }
         let needs_tree = !matches!(
@@ -643,7 +674,11 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             Command::SESSION_SETUP => self.session_setup(conn, msg, out, chain),
             Command::LOGOFF => {
                 session_setup::parse_empty(msg).map_err(|e| e.status())?;
-                self.destroy_session(sh_()?);
+                // Trees and opens go now; the session (and its signing key) after the response
+                // is signed ([MS-SMB2] 3.3.5.6).
+                let sh = sh_()?;
+                self.close_trees_of(sh);
+                self.deferred_logoff = Some(sh);
                 Ok(Reply {
                     status: NtStatus::SUCCESS,
                     len: session_setup::emit_empty(out),
@@ -676,32 +711,166 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             Command::QUERY_INFO => self.query_info(msg, out, th_()?, chain, related),
             Command::SET_INFO => self.set_info(msg, out, th_()?, chain, related),
             Command::IOCTL => self.ioctl(conn, msg, out, th_()?, chain, related),
-            Command::CHANGE_NOTIFY => {
-                let req =
-                    smb_wire::info::ChangeNotifyRequest::parse(msg).map_err(|e| e.status())?;
-                let oh = self.resolve_open(th_()?, req.file_id, chain, related)?;
-                let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
-                if !o.is_directory {
-                    return Err(NtStatus::INVALID_PARAMETER);
-                }
-                // Change notification is not offered yet; clients fall back to polling.
-                Err(NtStatus::NOT_SUPPORTED)
-            }
-            Command::LOCK | Command::OPLOCK_BREAK => Err(NtStatus::NOT_SUPPORTED),
+            Command::CHANGE_NOTIFY => self.change_notify(msg, out, th_()?, chain, related),
+            Command::LOCK => self.lock(msg, out, th_()?, chain, related),
+            Command::OPLOCK_BREAK => Err(NtStatus::NOT_SUPPORTED),
             _ => Err(NtStatus::INVALID_PARAMETER),
         }
     }
 
-    /// Destroys a session and everything under it. Returns whether it existed.
-    pub(crate) fn destroy_session(&mut self, sh: Handle) -> bool {
-        loop {
-            let t = self.trees.find(|t| t.session == sh);
-            match t {
-                Some(t) => self.destroy_tree(t),
-                None => break,
+    /// Parks the request being handled as pending; returns its AsyncId.
+    pub(crate) fn park(
+        &mut self,
+        chain: &Chain,
+        msg: &[u8],
+        waiting: Waiting,
+    ) -> Result<u64, NtStatus> {
+        let h = Header::new_unchecked(msg);
+        let conn = chain.conn.ok_or(NtStatus::INTERNAL_ERROR)?;
+        let session = chain.session.ok_or(NtStatus::INTERNAL_ERROR)?;
+        let c = self.conns.get_mut(conn).ok_or(NtStatus::INTERNAL_ERROR)?;
+        c.next_async_id += 1;
+        let id = c.next_async_id;
+        c.pending
+            .push(Pending {
+                message_id: h.message_id(),
+                async_id: id,
+                session,
+                session_id: chain.session_id,
+                tree_id: chain.tree_id,
+                command: h.command(),
+                signed: h.is_signed(),
+                encrypted: chain.encrypted,
+                waiting,
+                done: None,
+                event: None,
+            })
+            .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+        Ok(id)
+    }
+
+    /// CANCEL ([MS-SMB2] 3.3.5.16): by AsyncId for async requests, else by MessageId.
+    fn cancel(&mut self, conn: Handle, mid: u64, async_id: Option<u64>, session_id: u64) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        for p in c.pending.iter_mut() {
+            let hit = match async_id {
+                Some(a) => p.async_id == a,
+                None => p.message_id == mid && p.session_id == session_id,
+            };
+            if hit && p.done.is_none() {
+                p.done = Some(NtStatus::CANCELLED);
             }
         }
+    }
+
+    /// Finishes every pending request waiting on open `oh` with `status`.
+    pub(crate) fn finish_pending_of_open(&mut self, oh: Handle) {
+        for (_, c) in self.conns.iter_mut() {
+            for p in c.pending.iter_mut() {
+                let (open, status) = match p.waiting {
+                    Waiting::Lock { open, .. } => (open, NtStatus::RANGE_NOT_LOCKED),
+                    Waiting::Notify { open, .. } => (open, NtStatus::NOTIFY_CLEANUP),
+                };
+                if open == oh && p.done.is_none() {
+                    p.done = Some(status);
+                }
+            }
+        }
+    }
+
+    /// Whether `conn` has a finished async request to send ([`Server::poll_transmit`]).
+    pub fn has_transmit(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(conn.0)
+            .map(|c| c.pending.iter().any(|p| p.done.is_some()))
+            .unwrap_or(false)
+    }
+
+    /// Calls `f` for every connection with a finished async request. The driver calls this
+    /// after each [`Server::handle_frame`] and wakes those connections' writers.
+    pub fn for_each_transmit(&self, mut f: impl FnMut(ConnId)) {
+        for (h, c) in self.conns.iter() {
+            if c.pending.iter().any(|p| p.done.is_some()) {
+                f(ConnId(h));
+            }
+        }
+    }
+
+    /// Writes the next final response of an async request of `conn` (Direct TCP framed) into
+    /// `tx`; `None` when there is none. Call until `None` after [`Server::has_transmit`] turns
+    /// true. `tx` needs 64 KiB plus headers for change notifications.
+    pub fn poll_transmit(&mut self, now: u64, conn: ConnId, tx: &mut [u8]) -> Option<usize> {
+        self.now = now;
+        let c = self.conns.get_mut(conn.0)?;
+        let i = c.pending.iter().position(|p| p.done.is_some())?;
+        let p = c.pending.remove(i);
+        let status = p.done.unwrap_or(NtStatus::INTERNAL_ERROR);
+        let off = transport::HEADER_LEN
+            + if p.encrypted {
+                smb_crypto::TRANSFORM_HEADER_LEN
+            } else {
+                0
+            };
+        let out = tx.get_mut(off..)?;
+        let len = if status.is_error() || status == NtStatus::CANCELLED {
+            session_setup::emit_error(out)
+        } else {
+            match p.waiting {
+                Waiting::Lock { .. } => session_setup::emit_empty(out),
+                Waiting::Notify { .. } => self.emit_notify(&p, out),
+            }
+        };
+        let mut h = Header::new_unchecked(&mut out[..len]);
+        h.init_response();
+        h.set_command(p.command);
+        h.set_status(status);
+        h.set_message_id(p.message_id);
+        h.set_async_id(p.async_id);
+        h.set_session_id(p.session_id);
+        let signer_ok = self
+            .sessions
+            .get(p.session)
+            .map(|s| s.id == p.session_id)
+            .unwrap_or(false);
+        let sign = p.signed && signer_ok && !p.encrypted;
+        let mut fl = flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND;
+        if sign {
+            fl |= flags::SIGNED;
+        }
+        h.set_flags(fl);
+        if sign {
+            if let Some(signer) = self.sessions.get(p.session).and_then(|s| s.signer.as_ref()) {
+                signer.sign(&mut out[..len]);
+            }
+        }
+        if p.encrypted {
+            if !signer_ok {
+                return Some(0);
+            }
+            let start = transport::HEADER_LEN;
+            self.seal_response(p.session, &mut tx[start..off + len])
+                .ok()?;
+            transport::emit_header(tx, off - transport::HEADER_LEN + len);
+            return Some(off + len);
+        }
+        transport::emit_header(tx, len);
+        Some(len + transport::HEADER_LEN)
+    }
+
+    /// Destroys a session and everything under it. Returns whether it existed.
+    pub(crate) fn destroy_session(&mut self, sh: Handle) -> bool {
+        // Pending requests of the session finish as their opens close.
+        self.close_trees_of(sh);
         self.sessions.remove(sh).is_some()
+    }
+
+    /// Disconnects every tree of a session (closing their opens).
+    pub(crate) fn close_trees_of(&mut self, sh: Handle) {
+        while let Some(t) = self.trees.find(|t| t.session == sh) {
+            self.destroy_tree(t);
+        }
     }
 
     /// Closes every open of a tree and removes it.

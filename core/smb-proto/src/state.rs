@@ -31,6 +31,70 @@ pub struct Conn {
     pub credits: Credits,
     /// The client may charge more than one credit per request (LARGE_MTU).
     pub multi_credit: bool,
+    /// Requests answered STATUS_PENDING and waiting (blocking locks, change notify).
+    pub pending: heapless::Vec<Pending, MAX_PENDING>,
+    /// Next AsyncId to hand out (never 0).
+    pub next_async_id: u64,
+}
+
+/// Async requests one connection may have outstanding.
+pub const MAX_PENDING: usize = 32;
+/// Byte-range locks one open may hold.
+pub const MAX_LOCKS: usize = 64;
+
+/// A byte-range lock held by an open ([MS-FSA] 2.1.5.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lock {
+    pub offset: u64,
+    pub length: u64,
+    pub exclusive: bool,
+}
+
+/// What a pending request waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// A blocking byte-range lock on `open`.
+    Lock { open: Handle, lock: Lock },
+    /// Change notification on the directory `open`.
+    Notify {
+        open: Handle,
+        filter: u32,
+        recursive: bool,
+        max_output: u32,
+    },
+}
+
+/// Longest name a change notification carries, in UTF-8 bytes.
+pub const NOTIFY_NAME_CAP: usize = 512;
+
+/// A change recorded for a pending CHANGE_NOTIFY ([MS-FSCC] 2.7.1 FILE_NOTIFY_INFORMATION).
+#[derive(Debug, Clone, Default)]
+pub struct NotifyEvent {
+    pub action: u32,
+    /// Path relative to the watched directory, `\`-separated.
+    pub name: heapless::String<NOTIFY_NAME_CAP>,
+    /// For renames: the new name (action RENAMED_NEW_NAME follows the old one).
+    pub new_name: Option<heapless::String<NOTIFY_NAME_CAP>>,
+}
+
+/// A request answered with an interim STATUS_PENDING ([MS-SMB2] 3.3.4.2).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub message_id: u64,
+    pub async_id: u64,
+    pub session: Handle,
+    pub session_id: u64,
+    pub tree_id: u32,
+    pub command: smb_wire::Command,
+    /// The request was signed: the final response is too.
+    pub signed: bool,
+    /// The request was encrypted: the final response is too.
+    pub encrypted: bool,
+    pub waiting: Waiting,
+    /// Set when the request finished; the final response is sent by `poll_transmit`.
+    pub done: Option<smb_wire::NtStatus>,
+    /// The change that completed a CHANGE_NOTIFY.
+    pub event: Option<NotifyEvent>,
 }
 
 impl Conn {
@@ -153,4 +217,6 @@ pub struct Open {
     pub position: u64,
     pub mode: u32,
     pub search: Search,
+    /// Byte-range locks this open holds.
+    pub locks: heapless::Vec<Lock, MAX_LOCKS>,
 }

@@ -26,7 +26,7 @@ fn related_create_write_close_chain() {
     let msgs = c.compound(&[
         Create::new("chain.txt").req(),
         Req::write(REL, 0, b"written in a chain", 0).related(),
-        Req::read(REL, 11, 5, 0).related(),
+        Req::read(REL, 13, 5, 0).related(),
         Req::close(REL, 1).related(),
     ]);
     assert_eq!(statuses(&msgs), [NtStatus::SUCCESS; 4]);
@@ -71,9 +71,6 @@ fn related_elements_take_session_and_tree_from_the_chain() {
 }
 
 #[test]
-#[ignore = "engine bug: a failed CREATE that is the first (unrelated) element does not set \
-            chain.create_error, so the related WRITE/CLOSE fail with INVALID_PARAMETER instead \
-            of the CREATE's status ([MS-SMB2] 3.3.5.2.7.2, Windows)"]
 fn failed_create_fails_the_rest_with_its_status() {
     let srv = TestServer::new();
     let mut c = client(&srv);
@@ -86,25 +83,6 @@ fn failed_create_fails_the_rest_with_its_status() {
     ]);
     assert_eq!(statuses(&msgs), [NtStatus::OBJECT_NAME_NOT_FOUND; 3]);
     assert!(!srv.vfs(|v| v.exists(srv.share("share"), "missing.txt")));
-}
-
-#[test]
-fn failed_create_stops_the_related_rest() {
-    // The part of the rule the engine honours today: nothing after the failed CREATE runs.
-    let srv = TestServer::new();
-    let mut c = client(&srv);
-    let msgs = c.compound(&[
-        Create::new("missing.txt")
-            .disposition(disposition::OPEN)
-            .req(),
-        Req::write(REL, 0, b"x", 0).related(),
-        Req::close(REL, 0).related(),
-    ]);
-    assert_eq!(msgs.len(), 3);
-    assert_eq!(msgs[0].status(), NtStatus::OBJECT_NAME_NOT_FOUND);
-    assert!(msgs[1..].iter().all(|m| m.status().is_error()));
-    assert!(!srv.vfs(|v| v.exists(srv.share("share"), "missing.txt")));
-    assert_eq!(srv.counts()[3], 0);
 }
 
 #[test]
@@ -165,9 +143,20 @@ fn unrelated_compound() {
 }
 
 #[test]
-#[ignore = "engine bug: a first element with SMB2_FLAGS_RELATED_OPERATIONS is processed \
-            normally; Windows fails it and the related rest with INVALID_PARAMETER \
-            (smbtorture compound.invalid1)"]
+fn related_flag_on_the_first_element_fails_the_related_chain() {
+    let srv = TestServer::new();
+    let mut c = client(&srv);
+    let msgs = c.compound(&[
+        Create::new("inv1").req().related(),
+        Req::close(REL, 0).related(),
+    ]);
+    assert_eq!(statuses(&msgs), [NtStatus::INVALID_PARAMETER; 2]);
+    assert_eq!(srv.counts()[3], 0);
+    assert!(!srv.vfs(|v| v.exists(srv.share("share"), "inv1")));
+    c.echo().ok();
+}
+
+#[test]
 fn related_flag_on_the_first_element_is_invalid() {
     let srv = TestServer::new();
     let mut c = client(&srv);
@@ -189,9 +178,6 @@ fn related_flag_on_the_first_element_is_invalid() {
 }
 
 #[test]
-#[ignore = "engine bug: a related element after an unrelated one still uses the FileId of an \
-            older CREATE in the frame (chain.file_id is never reset); Windows answers \
-            FILE_CLOSED (smbtorture compound.invalid3)"]
 fn related_after_unrelated_does_not_inherit_an_older_file_id() {
     let srv = TestServer::new();
     let mut c = client(&srv);
@@ -215,9 +201,6 @@ fn related_after_unrelated_does_not_inherit_an_older_file_id() {
 }
 
 #[test]
-#[ignore = "engine bug: after an unrelated element fails session lookup \
-            (USER_SESSION_DELETED) a following related element still runs with the older \
-            chain session; Windows answers INVALID_PARAMETER (smbtorture compound.invalid2)"]
 fn related_after_a_failed_session_lookup_is_invalid() {
     let srv = TestServer::new();
     let mut c = client(&srv);

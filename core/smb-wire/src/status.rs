@@ -5,6 +5,7 @@ crate::open_enum! {
     pub struct NtStatus(pub u32) {
         SUCCESS = 0x0000_0000,
         PENDING = 0x0000_0103,
+        NOTIFY_CLEANUP = 0x0000_010B,
         NOTIFY_ENUM_DIR = 0x0000_010C,
         BUFFER_OVERFLOW = 0x8000_0005,
         NO_MORE_FILES = 0x8000_0006,
@@ -78,6 +79,7 @@ crate::open_enum! {
         SMB_BAD_CLUSTER_SIZE = 0xC000_041A,
         INVALID_DEVICE_STATE = 0xC000_0184,
         LOCK_NOT_GRANTED = 0xC000_0055,
+        INVALID_LOCK_RANGE = 0xC000_01A1,
         FILE_LOCK_CONFLICT = 0xC000_0054,
         OBJECTID_NOT_FOUND = 0xC000_02F0,
         FS_DRIVER_REQUIRED = 0xC000_019C,

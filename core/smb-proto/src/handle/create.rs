@@ -5,6 +5,7 @@ use smb_wire::create::{self, access, context_name, options, share_access, Respon
 use smb_wire::file_ops::{CloseRequest, CloseResponseRepr, CLOSE_FLAG_POSTQUERY_ATTRIB};
 use smb_wire::{FileId, NtStatus};
 
+use crate::handle::notify;
 use crate::path;
 use crate::policy::Policy;
 use crate::server::{Chain, HResult, Reply, Server};
@@ -362,6 +363,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     | options::SYNCHRONOUS_IO_NONALERT
                     | options::DELETE_ON_CLOSE),
             search: Search::default(),
+            locks: heapless::Vec::new(),
         };
         let Ok(oh) = self.opens.insert(o) else {
             self.vfs.close(node);
@@ -376,6 +378,15 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             o.file_id = fid;
         }
         chain.file_id = Some(fid);
+        match action {
+            CreateAction::Created => {
+                self.notify_change(share.id, p, notify::action::ADDED, info.is_directory, None)
+            }
+            CreateAction::Overwritten | CreateAction::Superseded => {
+                self.notify_change(share.id, p, notify::action::MODIFIED, false, None)
+            }
+            CreateAction::Opened => {}
+        }
 
         // Response contexts.
         let base = create::RESPONSE_CONTEXTS_OFFSET;
@@ -566,9 +577,13 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
     /// Closes an open: applies delete on close when it is the last open of a file marked for
     /// deletion, else hands the mark to a remaining open ([MS-FSA] 2.1.5.4).
     pub(crate) fn close_open(&mut self, oh: Handle) {
+        self.finish_pending_of_open(oh);
         let Some(o) = self.opens.remove(oh) else {
             return;
         };
+        if !o.locks.is_empty() {
+            self.wake_lock_waiters(o.share, o.file_key);
+        }
         if o.delete_on_close {
             let other = self
                 .opens
@@ -580,10 +595,30 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     x.mode &= !options::DELETE_ON_CLOSE;
                 }
                 None => {
-                    let _ = self.vfs.unlink(o.node);
+                    if self.vfs.unlink(o.node).is_ok() {
+                        let mut pb = [0u8; path::MAX_PATH];
+                        let p = copy_path(self.vfs.path(o.node), &mut pb);
+                        self.notify_change(
+                            o.share,
+                            p,
+                            notify::action::REMOVED,
+                            o.is_directory,
+                            None,
+                        );
+                    }
                 }
             }
         }
         self.vfs.close(o.node);
     }
+}
+
+/// Copies a VFS path into a stack buffer so the VFS can be borrowed again.
+pub(crate) fn copy_path<'b>(p: &str, buf: &'b mut [u8; path::MAX_PATH]) -> &'b str {
+    let mut n = p.len().min(buf.len());
+    while !p.is_char_boundary(n) {
+        n -= 1;
+    }
+    buf[..n].copy_from_slice(&p.as_bytes()[..n]);
+    core::str::from_utf8(&buf[..n]).unwrap_or("")
 }

@@ -631,11 +631,17 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         attributes,
                     };
                     self.vfs.set_basic(node, &bi)?;
+                    self.notify_modified(share, node, is_dir);
                 }
                 class::RENAME => {
                     need(20)?;
                     grant(access::DELETE)?;
                     let replace = b[0] != 0;
+                    if u64_at(8) != 0 {
+                        // SMB2 renames are share-relative: RootDirectory must be zero
+                        // ([MS-SMB2] 3.3.5.21.1).
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
                     let nlen = u32_at(16) as usize;
                     let name = b
                         .get(
@@ -689,7 +695,16 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     if is_dir && self.has_opens_below(oh, share, node) {
                         return Err(NtStatus::ACCESS_DENIED);
                     }
+                    let mut ob = [0u8; path::MAX_PATH];
+                    let old_path = crate::handle::create::copy_path(self.vfs.path(node), &mut ob);
                     self.vfs.rename(node, target, replace)?;
+                    self.notify_change(
+                        share,
+                        old_path,
+                        crate::handle::notify::action::RENAMED_OLD_NAME,
+                        is_dir,
+                        Some(target),
+                    );
                 }
                 class::DISPOSITION | class::DISPOSITION_EX => {
                     need(1)?;
@@ -759,6 +774,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         return Err(NtStatus::INVALID_PARAMETER);
                     }
                     self.vfs.set_len(node, l)?;
+                    self.notify_modified(share, node, is_dir);
                 }
                 class::FULL_EA => {
                     grant(access::FILE_WRITE_EA)?;
@@ -806,6 +822,23 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             status: NtStatus::SUCCESS,
             len: info::emit_set_info_response(out),
         })
+    }
+
+    fn notify_modified(
+        &mut self,
+        share: crate::vfs::ShareId,
+        node: crate::vfs::NodeId,
+        is_dir: bool,
+    ) {
+        let mut pb = [0u8; path::MAX_PATH];
+        let p = crate::handle::create::copy_path(self.vfs.path(node), &mut pb);
+        self.notify_change(
+            share,
+            p,
+            crate::handle::notify::action::MODIFIED,
+            is_dir,
+            None,
+        );
     }
 
     /// Whether any other open lies under the directory `node` (renaming it would orphan them).

@@ -53,6 +53,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let node = o.node;
+        if self.io_conflict(oh, req.offset, u64::from(req.length), false) {
+            return Err(NtStatus::FILE_LOCK_CONFLICT);
+        }
         let off = file_ops::READ_DATA_OFFSET;
         let want = req.length as usize;
         let dst = out
@@ -120,6 +123,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             }
             req.offset
         };
+        if self.io_conflict(oh, offset, req.data.len() as u64, true) {
+            return Err(NtStatus::FILE_LOCK_CONFLICT);
+        }
         let n = self.vfs.write(node, offset, req.data)?;
         if req.flags & 0x1 != 0 {
             // SMB2_WRITEFLAG_WRITE_THROUGH

@@ -4,5 +4,7 @@ pub mod create;
 pub mod info;
 pub mod io;
 pub mod ioctl;
+pub mod lock;
 pub mod negotiate;
+pub mod notify;
 pub mod session;

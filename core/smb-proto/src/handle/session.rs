@@ -20,6 +20,9 @@ use crate::state::{Identity, Session, SessionState, Tree};
 use crate::table::Handle;
 use crate::vfs::Vfs;
 
+/// Unauthenticated sessions one connection may have at once.
+pub const MAX_HALF_OPEN_PER_CONN: usize = 2;
+
 /// Longest SPNEGO MechTypeList kept for the mechListMIC.
 pub const MECH_TYPES_CAP: usize = 96;
 
@@ -76,6 +79,21 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         };
         let sid_in = smb_wire::Header::new_unchecked(msg).session_id();
         let sh = if sid_in == 0 {
+            // One connection may not hold the server's session table hostage with
+            // unauthenticated sessions, nor more than a fair share of it.
+            let (half_open, mine) = self.sessions.iter().filter(|(_, s)| s.conn == conn.0).fold(
+                (0usize, 0usize),
+                |(h, m), (_, s)| {
+                    (
+                        h + usize::from(matches!(s.state, SessionState::InProgress)),
+                        m + 1,
+                    )
+                },
+            );
+            if half_open >= MAX_HALF_OPEN_PER_CONN || mine >= (self.sessions.capacity() / 4).max(4)
+            {
+                return Err(NtStatus::INSUFFICIENT_RESOURCES);
+            }
             let s = Session {
                 id: 0,
                 conn: conn.0,
