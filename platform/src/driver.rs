@@ -117,7 +117,9 @@ async fn serve_conn(
             let mut atx = vec![0u8; 64 * 1024 + 4096];
             while wake_rx.recv().await.is_ok() {
                 loop {
-                    let n = engine.borrow_mut().poll_transmit(now_filetime(), id, &mut atx);
+                    let n = engine
+                        .borrow_mut()
+                        .poll_transmit(now_filetime(), id, &mut atx);
                     match n {
                         None => break,
                         Some(0) => continue,
@@ -151,7 +153,9 @@ async fn serve_conn(
             }
             stream.read_exact(&mut rx[..len]).await?;
             let result =
-                engine.borrow_mut().handle_frame(now_filetime(), id, &mut rx[..len], &mut tx);
+                engine
+                    .borrow_mut()
+                    .handle_frame(now_filetime(), id, &mut rx[..len], &mut tx);
             match result {
                 Ok(0) => {}
                 Ok(n) => {
