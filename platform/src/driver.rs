@@ -83,9 +83,27 @@ pub fn run(
                 }
             }));
         }
+        // Deadlines inside the engine (oplock break acknowledgments) are checked once a
+        // second; whatever they release is sent by the connections' writers.
+        let ticker = {
+            let engine = engine.clone();
+            let wakers = wakers.clone();
+            ex.spawn(async move {
+                loop {
+                    smol::Timer::after(std::time::Duration::from_secs(1)).await;
+                    let now = now_filetime();
+                    let due = engine.borrow().poll_timeout().is_some_and(|d| d <= now);
+                    if due {
+                        engine.borrow_mut().handle_timeout(now);
+                        wake_ready(&engine, &wakers);
+                    }
+                }
+            })
+        };
         for a in accepts {
             a.await;
         }
+        drop(ticker);
     }));
     Ok(())
 }

@@ -90,6 +90,8 @@ pub(crate) struct Chain {
     pub encrypted: bool,
     /// Set by a handler that answered STATUS_PENDING: the AsyncId of the interim response.
     pub async_id: Option<u64>,
+    /// A request run again from the pending list keeps its AsyncId if it parks again.
+    pub reuse_async_id: Option<u64>,
 }
 
 /// The SMB2/3 server engine.
@@ -176,6 +178,9 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         tx: &mut [u8],
     ) -> Result<usize, Disconnect> {
         self.now = now;
+        if self.poll_timeout().is_some_and(|d| d <= now) {
+            self.handle_timeout(now);
+        }
         if self.conns.get(conn.0).is_none() {
             return Err(Disconnect("unknown connection"));
         }
@@ -713,7 +718,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             Command::IOCTL => self.ioctl(conn, msg, out, th_()?, chain, related),
             Command::CHANGE_NOTIFY => self.change_notify(msg, out, th_()?, chain, related),
             Command::LOCK => self.lock(msg, out, th_()?, chain, related),
-            Command::OPLOCK_BREAK => Err(NtStatus::NOT_SUPPORTED),
+            Command::OPLOCK_BREAK => self.oplock_break(msg, out, th_()?, chain, related),
             _ => Err(NtStatus::INVALID_PARAMETER),
         }
     }
@@ -729,8 +734,13 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         let conn = chain.conn.ok_or(NtStatus::INTERNAL_ERROR)?;
         let session = chain.session.ok_or(NtStatus::INTERNAL_ERROR)?;
         let c = self.conns.get_mut(conn).ok_or(NtStatus::INTERNAL_ERROR)?;
-        c.next_async_id += 1;
-        let id = c.next_async_id;
+        let id = match chain.reuse_async_id {
+            Some(id) => id,
+            None => {
+                c.next_async_id += 1;
+                c.next_async_id
+            }
+        };
         c.pending
             .push(Pending {
                 message_id: h.message_id(),
@@ -772,6 +782,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 let (open, status) = match p.waiting {
                     Waiting::Lock { open, .. } => (open, NtStatus::RANGE_NOT_LOCKED),
                     Waiting::Notify { open, .. } => (open, NtStatus::NOTIFY_CLEANUP),
+                    // The holder is closing: the waiting CREATE runs again.
+                    Waiting::Break { holder, .. } => (holder, NtStatus::SUCCESS),
                 };
                 if open == oh && p.done.is_none() {
                     p.done = Some(status);
@@ -784,7 +796,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
     pub fn has_transmit(&self, conn: ConnId) -> bool {
         self.conns
             .get(conn.0)
-            .map(|c| c.pending.iter().any(|p| p.done.is_some()))
+            .map(|c| !c.breaks.is_empty() || c.pending.iter().any(|p| p.done.is_some()))
             .unwrap_or(false)
     }
 
@@ -792,7 +804,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
     /// after each [`Server::handle_frame`] and wakes those connections' writers.
     pub fn for_each_transmit(&self, mut f: impl FnMut(ConnId)) {
         for (h, c) in self.conns.iter() {
-            if c.pending.iter().any(|p| p.done.is_some()) {
+            if !c.breaks.is_empty() || c.pending.iter().any(|p| p.done.is_some()) {
                 f(ConnId(h));
             }
         }
@@ -803,6 +815,9 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
     /// true. `tx` needs 64 KiB plus headers for change notifications.
     pub fn poll_transmit(&mut self, now: u64, conn: ConnId, tx: &mut [u8]) -> Option<usize> {
         self.now = now;
+        if let Some(n) = self.emit_break(conn.0, tx) {
+            return Some(n);
+        }
         let c = self.conns.get_mut(conn.0)?;
         let i = c.pending.iter().position(|p| p.done.is_some())?;
         let p = c.pending.remove(i);
@@ -814,12 +829,23 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 0
             };
         let out = tx.get_mut(off..)?;
+        let mut status = status;
         let len = if status.is_error() || status == NtStatus::CANCELLED {
             session_setup::emit_error(out)
         } else {
             match p.waiting {
                 Waiting::Lock { .. } => session_setup::emit_empty(out),
                 Waiting::Notify { .. } => self.emit_notify(&p, out),
+                Waiting::Break { .. } => {
+                    let (st, len) =
+                        self.rerun_parked(conn.0, p.async_id, p.session, p.session_id, out);
+                    if st == NtStatus::PENDING {
+                        // Parked again behind another holder; the client keeps waiting.
+                        return Some(0);
+                    }
+                    status = st;
+                    len
+                }
             }
         };
         let mut h = Header::new_unchecked(&mut out[..len]);

@@ -35,6 +35,10 @@ pub struct Conn {
     pub pending: heapless::Vec<Pending, MAX_PENDING>,
     /// Next AsyncId to hand out (never 0).
     pub next_async_id: u64,
+    /// CREATE requests waiting for an oplock break.
+    pub parked: heapless::Vec<Parked, 2>,
+    /// Oplock break notifications to send to this connection.
+    pub breaks: heapless::Vec<BreakNotice, 16>,
 }
 
 /// Async requests one connection may have outstanding.
@@ -62,6 +66,28 @@ pub enum Waiting {
         recursive: bool,
         max_output: u32,
     },
+    /// A CREATE parked until `holder` acknowledges an oplock break (or closes), or until
+    /// `deadline` (FILETIME) passes ([MS-SMB2] 3.3.4.6: 35 s).
+    Break { holder: Handle, deadline: u64 },
+}
+
+/// Longest CREATE request kept while it waits for an oplock break.
+pub const PARKED_CAP: usize = 4096;
+
+/// A CREATE request waiting for an oplock break, kept to be run again.
+#[derive(Debug, Clone)]
+pub struct Parked {
+    pub async_id: u64,
+    pub tree: Handle,
+    pub bytes: heapless::Vec<u8, PARKED_CAP>,
+}
+
+/// An oplock break notification to send ([MS-SMB2] 2.2.23.1).
+#[derive(Debug, Clone, Copy)]
+pub struct BreakNotice {
+    pub file_id: FileId,
+    pub level: u8,
+    pub session: Handle,
 }
 
 /// Longest name a change notification carries, in UTF-8 bytes.
@@ -219,4 +245,8 @@ pub struct Open {
     pub search: Search,
     /// Byte-range locks this open holds.
     pub locks: heapless::Vec<Lock, MAX_LOCKS>,
+    /// Granted oplock level ([MS-SMB2] 2.2.14: 0 none, 8 exclusive, 9 batch).
+    pub oplock: u8,
+    /// A break notification was sent and the acknowledgment is awaited.
+    pub breaking: bool,
 }

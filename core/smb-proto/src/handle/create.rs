@@ -6,6 +6,7 @@ use smb_wire::file_ops::{CloseRequest, CloseResponseRepr, CLOSE_FLAG_POSTQUERY_A
 use smb_wire::{FileId, NtStatus};
 
 use crate::handle::notify;
+use crate::handle::oplock::oplock_level;
 use crate::path;
 use crate::policy::Policy;
 use crate::server::{Chain, HResult, Reply, Server};
@@ -182,6 +183,11 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         if let Some(info) = existing {
             if matches!(disposition, Disposition::Create) {
                 return Err(NtStatus::OBJECT_NAME_COLLISION);
+            }
+            // Another open caching the file: break its oplock first, this CREATE waits
+            // ([MS-SMB2] 3.3.5.9, [MS-FSA] 2.1.5.17.2).
+            if let Some(holder) = self.oplock_holder(share.id, info.file_id) {
+                return self.wait_for_break(chain, msg, out, th, holder);
             }
             // The file's own DACL ([MS-DTYP] 2.5.3.2), within the share's limit.
             if let Some(rights) = self.acl_rights(sh, share.id, p)? {
@@ -364,7 +370,25 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     | options::DELETE_ON_CLOSE),
             search: Search::default(),
             locks: heapless::Vec::new(),
+            oplock: 0,
+            breaking: false,
         };
+        let oplock_granted = match req.requested_oplock_level {
+            // Exclusive and batch oplocks go to a sole opener of a file; level II and leases
+            // are not granted (no LEASING capability is advertised).
+            lvl @ (oplock_level::EXCLUSIVE | oplock_level::BATCH)
+                if !info.is_directory
+                    && !self
+                        .opens
+                        .iter()
+                        .any(|(_, x)| x.share == share.id && x.file_key == info.file_id) =>
+            {
+                lvl
+            }
+            _ => 0,
+        };
+        let mut o = o;
+        o.oplock = oplock_granted;
         let Ok(oh) = self.opens.insert(o) else {
             self.vfs.close(node);
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
@@ -412,7 +436,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             }
         }
         let len = ResponseRepr {
-            oplock_level: 0,
+            oplock_level: oplock_granted,
             flags: 0,
             create_action: action as u32,
             creation_time: info.creation_time,
@@ -581,6 +605,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let Some(o) = self.opens.remove(oh) else {
             return;
         };
+        if o.oplock != 0 || o.breaking {
+            self.release_break_waiters(oh);
+        }
         if !o.locks.is_empty() {
             self.wake_lock_waiters(o.share, o.file_key);
         }

@@ -7,4 +7,5 @@ pub mod ioctl;
 pub mod lock;
 pub mod negotiate;
 pub mod notify;
+pub mod oplock;
 pub mod session;
