@@ -7,13 +7,14 @@ mod driver;
 mod host;
 mod log;
 mod state;
+mod tdb_cli;
 mod vfs;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use accounts::{AccountStore, SmbPasswdFile};
+use accounts::{AccountStore, TdbAccounts};
 use smbed_config::{Interface, ValidConfig};
 
 const USAGE: &str = "usage:
@@ -23,6 +24,7 @@ const USAGE: &str = "usage:
   smbed user passwd NAME [--config F]  set a user's password (read from stdin)
   smbed user del NAME [--config FILE]  delete a user
   smbed user list [--config FILE]      list users
+  smbed tdb check|dump|stats|compact DIR, smbed tdb backup DIR DEST   tdb store tools
   smbed --version
 
 Without --config, smbed uses its built-in default: 127.0.0.1:4455, share 'share' over
@@ -93,6 +95,7 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
+        ["tdb", rest @ ..] => tdb_cli::run(rest),
         ["--version"] | ["version"] => {
             println!("smbed {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -124,12 +127,9 @@ fn load_config(path: Option<&Path>) -> Result<(ValidConfig, bool), String> {
     }
 }
 
-fn open_accounts(cfg: &ValidConfig) -> Result<SmbPasswdFile, String> {
-    let path = cfg.global.passdb_backend.path().to_path_buf();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    SmbPasswdFile::open(path).map_err(|e| e.to_string())
+/// The account database, `<private dir>/accounts.tdb` (imports the smbpasswd file on first start).
+fn open_accounts(cfg: &ValidConfig) -> Result<TdbAccounts, String> {
+    accounts::open_configured(cfg)
 }
 
 /// Reads one password line from stdin (like `smbpasswd -s`).
