@@ -189,6 +189,11 @@ pub trait AccountStore {
     fn set_hash(&mut self, name: &str, nt_hash: [u8; 16]) -> Result<(), AccountError>;
     /// Removes an account (name compared case-insensitively).
     fn delete(&mut self, name: &str) -> Result<(), AccountError>;
+    /// The sub-authorities of the server's domain SID (S-1-5-21-a-b-c), when the store keeps
+    /// one.
+    fn domain_sid(&self) -> Option<[u32; 3]> {
+        None
+    }
 }
 
 /// Checks an account name: 1 to 64 characters, no `:` or control characters,
@@ -1761,6 +1766,10 @@ impl TdbAccounts {
 }
 
 impl AccountStore for TdbAccounts {
+    fn domain_sid(&self) -> Option<[u32; 3]> {
+        TdbAccounts::domain_sid(self)
+    }
+
     fn list(&self) -> Vec<Account> {
         self.snapshot()
             .snap

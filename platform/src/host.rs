@@ -89,10 +89,13 @@ impl Policy for HostPolicy {
     }
 
     fn user_rid(&self, user: &str) -> Option<u32> {
-        // Samba's algorithmic mapping, so SIDs match a Samba server on the same accounts.
-        self.accounts
-            .get(user)
-            .map(|a| a.uid.saturating_mul(2).saturating_add(1000))
+        // The store's RID: Samba's algorithmic uid * 2 + 1000 for imported accounts, so SIDs
+        // match a Samba server on the same accounts.
+        self.accounts.get(user).map(|a| a.rid)
+    }
+
+    fn domain_sid(&self) -> Option<[u32; 3]> {
+        self.accounts.domain_sid()
     }
 
     fn fill_random(&mut self, out: &mut [u8]) {

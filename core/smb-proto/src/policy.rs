@@ -52,6 +52,12 @@ pub trait Policy {
         None
     }
 
+    /// The server's domain SID sub-authorities (S-1-5-21-a-b-c) users' SIDs are built on;
+    /// `None` derives them from the server GUID.
+    fn domain_sid(&self) -> Option<[u32; 3]> {
+        None
+    }
+
     /// The volume label reported for a share (Samba reports the share name).
     fn volume_label(&self, share: ShareId) -> &str {
         let _ = share;

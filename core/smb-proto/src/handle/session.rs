@@ -372,7 +372,16 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 let _ = s
                     .sid
                     .extend_from_slice(&[1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0]);
-                let _ = s.sid.extend_from_slice(&g[0..12]);
+                match self.policy.domain_sid() {
+                    Some(d) => {
+                        for a in d {
+                            let _ = s.sid.extend_from_slice(&a.to_le_bytes());
+                        }
+                    }
+                    None => {
+                        let _ = s.sid.extend_from_slice(&g[0..12]);
+                    }
+                }
                 let _ = s.sid.extend_from_slice(&rid.to_le_bytes());
             }
         }
