@@ -15,6 +15,20 @@ pub const MAX_COMPONENT: usize = 255;
 /// removed; any other stream name is `OBJECT_NAME_INVALID` (streams are not supported).
 /// Returns the path and whether the client wrote a trailing backslash.
 pub fn normalize<'b>(name: &[u8], out: &'b mut [u8]) -> Result<&'b str, NtStatus> {
+    match normalize_stream(name, out)? {
+        (p, None) => Ok(p),
+        (_, Some(_)) => Err(NtStatus::OBJECT_NAME_INVALID),
+    }
+}
+
+/// Like [`normalize`], for names that may address a named data stream
+/// (`file:stream` or `file:stream:$DATA`, [MS-FSCC] 2.1.5.4). Returns the file's path and the
+/// stream name; `file::$DATA` is the file itself (no stream). Stream types other than `$DATA`
+/// are `OBJECT_NAME_INVALID`.
+pub fn normalize_stream<'b>(
+    name: &[u8],
+    out: &'b mut [u8],
+) -> Result<(&'b str, Option<&'b str>), NtStatus> {
     let s = Utf16Le(name).to_utf8(out).map_err(|e| match e {
         NameError::Invalid => NtStatus::OBJECT_NAME_INVALID,
         NameError::TooLong => NtStatus::NAME_TOO_LONG,
@@ -28,34 +42,72 @@ pub fn normalize<'b>(name: &[u8], out: &'b mut [u8]) -> Result<&'b str, NtStatus
         // '/' is not a separator on the wire and not a valid name character.
         return Err(NtStatus::OBJECT_NAME_INVALID);
     }
-    let mut end = len;
-    // Default data stream suffix: "name::$DATA".
-    // Byte comparison: the suffix is ASCII, so no slicing inside a multi-byte character.
-    let lower_tail = |s: &str, suffix: &str| {
-        s.len() >= suffix.len()
-            && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    // A ':' in the last component starts the stream part.
+    let last_start = s.rfind('\\').map(|i| i + 1).unwrap_or(0);
+    let (mut end, stream_range) = match s[last_start..].find(':') {
+        None => (len, None),
+        Some(c) => {
+            let colon = last_start + c;
+            let rest = &s[colon + 1..];
+            let (sname, stype) = match rest.find(':') {
+                Some(k) => (&rest[..k], Some(&rest[k + 1..])),
+                None => (rest, None),
+            };
+            if let Some(t) = stype {
+                if !t.eq_ignore_ascii_case("$DATA") {
+                    return Err(NtStatus::OBJECT_NAME_INVALID);
+                }
+            } else if sname.is_empty() {
+                // "file:" names nothing.
+                return Err(NtStatus::OBJECT_NAME_INVALID);
+            }
+            check_stream_name(sname)?;
+            let start = colon + 1;
+            let range = (!sname.is_empty()).then_some(start..start + sname.len());
+            (colon, range)
+        }
     };
-    if lower_tail(&s[..end], "::$DATA") {
-        end -= "::$DATA".len();
-    }
     // One trailing separator names the directory itself.
-    if end > 0 && s.as_bytes()[end - 1] == b'\\' {
+    if end > 0 && s.as_bytes()[end - 1] == b'\\' && stream_range.is_none() {
         end -= 1;
     }
-    let bytes = &mut out[..end];
-    for b in bytes.iter_mut() {
+    for b in out[..end].iter_mut() {
         if *b == b'\\' {
             *b = b'/';
         }
     }
-    let p = core::str::from_utf8(&out[..end]).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
-    if p.is_empty() {
-        return Ok(p);
+    let (head, tail) = out.split_at(end);
+    let p = core::str::from_utf8(head).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+    if !p.is_empty() {
+        for comp in p.split('/') {
+            check_component(comp)?;
+        }
     }
-    for comp in p.split('/') {
-        check_component(comp)?;
+    let stream = match stream_range {
+        Some(r) => {
+            if p.is_empty() {
+                // The share root has no named streams here.
+                return Err(NtStatus::OBJECT_NAME_INVALID);
+            }
+            let t = &tail[r.start - end..r.end - end];
+            Some(core::str::from_utf8(t).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?)
+        }
+        None => None,
+    };
+    Ok((p, stream))
+}
+
+/// Checks a stream name (the part between the colons).
+fn check_stream_name(n: &str) -> Result<(), NtStatus> {
+    if n.encode_utf16().count() > MAX_COMPONENT {
+        return Err(NtStatus::OBJECT_NAME_INVALID);
     }
-    Ok(p)
+    if n.chars()
+        .any(|c| matches!(c, '\0'..='\u{1f}' | '/' | '\\' | ':'))
+    {
+        return Err(NtStatus::OBJECT_NAME_INVALID);
+    }
+    Ok(())
 }
 
 /// Checks one name component.
@@ -202,6 +254,39 @@ mod tests {
     }
 
     extern crate std;
+
+    #[test]
+    fn streams() {
+        let enc = |s: &str| -> std::vec::Vec<u8> {
+            s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+        };
+        let mut out = [0u8; 256];
+        let (p, st) = normalize_stream(&enc("dir\\f.txt:AFP_AfpInfo"), &mut out).unwrap();
+        assert_eq!((p, st), ("dir/f.txt", Some("AFP_AfpInfo")));
+        let mut out = [0u8; 256];
+        let (p, st) = normalize_stream(&enc("f.txt:s1:$DATA"), &mut out).unwrap();
+        assert_eq!((p, st), ("f.txt", Some("s1")));
+        let mut out = [0u8; 256];
+        assert_eq!(
+            normalize_stream(&enc("f.txt::$DATA"), &mut out).unwrap(),
+            ("f.txt", None)
+        );
+        for bad in [
+            "f.txt:s:$INDEX_ALLOCATION",
+            "f.txt:",
+            "a:b\\c",
+            ":s",
+            "f.txt:a:b:c",
+        ] {
+            let mut out = [0u8; 256];
+            assert!(normalize_stream(&enc(bad), &mut out).is_err(), "{bad}");
+        }
+        let mut out = [0u8; 256];
+        assert!(
+            normalize(&enc("f.txt:s"), &mut out).is_err(),
+            "plain normalize refuses streams"
+        );
+    }
 
     #[test]
     fn non_ascii_names_do_not_panic() {

@@ -338,6 +338,15 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             off += msg_len;
             first = false;
         }
+        if !first && out_off % 8 != 0 {
+            // The last response of a compound is padded to 8 bytes too (Windows and Samba).
+            let aligned = crate::align8(out_off);
+            if aligned > out.len() {
+                return Err(Disconnect("compound response does not fit"));
+            }
+            out[out_off..aligned].fill(0);
+            out_off = aligned;
+        }
         // Sign each element over its final bytes (padding included).
         self.sign_chain(&mut out[..out_off], &chain);
         if let Some(sh) = self.deferred_logoff.take() {

@@ -234,8 +234,11 @@ pub struct Open {
     pub node: NodeId,
     pub granted_access: u32,
     pub share_access: u32,
-    /// The file's identity (inode) for share-mode and delete-pending checks.
+    /// The file's identity (inode) for share-mode and delete-pending checks; for a named
+    /// stream, the stream's own key (see `stream_key`).
     pub file_key: u64,
+    /// The file's inode, also for stream opens.
+    pub base_key: u64,
     pub share: crate::vfs::ShareId,
     pub is_directory: bool,
     /// FILE_DELETE_ON_CLOSE from CREATE, or a disposition set through SET_INFO.

@@ -225,6 +225,32 @@ pub trait Vfs {
     /// Volume information for the share.
     fn fs_info(&mut self, share: ShareId) -> Result<FsInfo, NtStatus>;
 
+    /// Opens (or creates, per `args.disposition`) the named data stream `stream` of the existing
+    /// file or directory `path` ([MS-FSCC] 2.1.5.4). The node then reads, writes, sizes and
+    /// unlinks the stream; its `FileInfo` has the stream's size and the file's times, attributes
+    /// and id. `Want` is ignored. Without stream support: `OBJECT_NAME_INVALID`.
+    fn open_stream(
+        &mut self,
+        share: ShareId,
+        path: &str,
+        stream: &str,
+        args: &OpenArgs,
+    ) -> Result<(NodeId, CreateAction, FileInfo), NtStatus> {
+        let _ = (share, path, stream, args);
+        Err(NtStatus::OBJECT_NAME_INVALID)
+    }
+
+    /// Calls `f` with the name and size of each data stream of the node's file: first the
+    /// unnamed one (name `""`, files only), then each named stream. The default lists the
+    /// unnamed stream of a file.
+    fn list_streams(&mut self, node: NodeId, f: &mut dyn FnMut(&str, u64)) -> Result<(), NtStatus> {
+        let info = self.stat(node)?;
+        if !info.is_directory {
+            f("", info.end_of_file);
+        }
+        Ok(())
+    }
+
     /// Copies the node's stored NT security descriptor (self-relative) into `out`; `Ok(0)`
     /// when none is stored (the engine then reports its default). A stored descriptor longer
     /// than `out` is `BUFFER_TOO_SMALL`.

@@ -1130,9 +1130,11 @@ const HOSTILE_NAMES: &[&str] = &[
     "a/../b",
     "C:\\x",
     "C:",
-    "file:stream",
-    "file:stream:$DATA",
+    // Named streams ("file:stream") are served (the VFS opens them by name); a stream of the
+    // wrong type, or a stream syntax with nothing before it, is refused before the VFS.
     "file::$INDEX_ALLOCATION",
+    "file:s:$INDEX_ALLOCATION",
+    "file:a:b:c",
     ":",
     "a:",
     "a\u{0}b",

@@ -49,6 +49,7 @@ mod dir;
 mod dosattr;
 mod errno;
 mod path;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod xattr;
@@ -113,6 +114,8 @@ struct Node {
     /// Share-relative path, updated by `rename`.
     path: String,
     cursor: dir::Cursor,
+    /// For a named-stream node: the stream's xattr name (the fd is the file's).
+    stream: Option<String>,
 }
 
 /// What the file system part of `open` produced.
@@ -522,6 +525,7 @@ impl PosixVfs {
                 unlinked: false,
                 path: String::with_capacity(SLOT_PATH_CAPACITY),
                 cursor: dir::Cursor::default(),
+                stream: None,
             })
             .collect();
         let free = (0..max_opens)
@@ -654,6 +658,7 @@ impl Vfs for PosixVfs {
         let n = &mut self.nodes[i];
         n.fd = None;
         n.path.clear();
+        n.stream = None;
         self.free.push(node.0);
     }
 
@@ -661,7 +666,15 @@ impl Vfs for PosixVfs {
         let (n, fd) = self.node(node)?;
         let meta = Meta::of(fd).map_err(io_err)?;
         let rec = self.ctx(n.share).record(fd);
-        Ok(file_info(&meta, rec.as_ref(), leaf(&n.path)))
+        let mut info = file_info(&meta, rec.as_ref(), leaf(&n.path));
+        if let Some(xn) = &n.stream {
+            let size = stream::size(fd, xn)?.unwrap_or(0);
+            info.end_of_file = size;
+            info.allocation_size = (size + 4095) & !4095;
+            info.is_directory = false;
+            info.attributes &= !attr::DIRECTORY;
+        }
+        Ok(info)
     }
 
     fn stat_path(&mut self, share: ShareId, path: &str) -> Result<FileInfo, NtStatus> {
@@ -672,6 +685,9 @@ impl Vfs for PosixVfs {
 
     fn read(&mut self, node: NodeId, offset: u64, out: &mut [u8]) -> Result<usize, NtStatus> {
         let (n, fd) = self.node(node)?;
+        if let Some(xn) = &n.stream {
+            return stream::read(fd, xn, offset, out);
+        }
         if n.is_dir {
             return Err(NtStatus::FILE_IS_A_DIRECTORY);
         }
@@ -690,6 +706,12 @@ impl Vfs for PosixVfs {
 
     fn write(&mut self, node: NodeId, offset: u64, data: &[u8]) -> Result<usize, NtStatus> {
         let (n, fd) = self.node(node)?;
+        if let Some(xn) = &n.stream {
+            if !n.writable || self.shares[n.share].read_only {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            return stream::write(fd, xn, offset, data);
+        }
         if n.is_dir {
             return Err(NtStatus::FILE_IS_A_DIRECTORY);
         }
@@ -721,6 +743,12 @@ impl Vfs for PosixVfs {
 
     fn set_len(&mut self, node: NodeId, len: u64) -> Result<(), NtStatus> {
         let (n, fd) = self.node(node)?;
+        if let Some(xn) = &n.stream {
+            if !n.writable || self.shares[n.share].read_only {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            return stream::set_len(fd, xn, len);
+        }
         if n.is_dir {
             return Err(NtStatus::FILE_IS_A_DIRECTORY);
         }
@@ -732,6 +760,15 @@ impl Vfs for PosixVfs {
 
     fn set_allocation(&mut self, node: NodeId, size: u64) -> Result<(), NtStatus> {
         let (n, fd) = self.node(node)?;
+        if n.stream.is_some() {
+            // Streams have no separate allocation; only shrinking below the size matters.
+            let cur = self.stat(node)?.end_of_file;
+            return if size < cur {
+                self.set_len(node, size)
+            } else {
+                Ok(())
+            };
+        }
         if n.is_dir {
             return Err(NtStatus::FILE_IS_A_DIRECTORY);
         }
@@ -839,6 +876,12 @@ impl Vfs for PosixVfs {
     fn unlink(&mut self, node: NodeId) -> Result<(), NtStatus> {
         let i = self.node_index(node)?;
         let (n, fd) = self.node(node)?;
+        if let Some(xn) = &n.stream {
+            if self.shares[n.share].read_only {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            return stream::remove(fd, xn);
+        }
         if self.shares[n.share].read_only || n.path.is_empty() {
             return Err(NtStatus::ACCESS_DENIED);
         }
@@ -942,6 +985,78 @@ impl Vfs for PosixVfs {
             created,
             max_name_len: u32::try_from(vfs.f_namemax).unwrap_or(255),
         })
+    }
+
+    fn open_stream(
+        &mut self,
+        share: ShareId,
+        path: &str,
+        name: &str,
+        args: &OpenArgs,
+    ) -> Result<(NodeId, CreateAction, FileInfo), NtStatus> {
+        let si = self.share_index(share)?;
+        if !self.shares[si].xattr {
+            return Err(NtStatus::OBJECT_NAME_INVALID);
+        }
+        let creating = !matches!(args.disposition, Disposition::Open);
+        if self.shares[si].read_only && (args.write || creating) {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        // The file itself, opened read-only: xattrs are written through any fd the owner holds.
+        let base = OpenArgs {
+            disposition: Disposition::Open,
+            want: Want::Any,
+            write: false,
+            attributes: 0,
+            allocation_size: 0,
+        };
+        let (node, _, _) = self.open(share, path, &base)?;
+        let xn = stream::xname(name);
+        let r = (|| {
+            let (_, fd) = self.node(node)?;
+            let exists = stream::size(fd, &xn)?;
+            let action = match (args.disposition, exists) {
+                (Disposition::Open | Disposition::Overwrite, None) => {
+                    return Err(NtStatus::OBJECT_NAME_NOT_FOUND)
+                }
+                (Disposition::Create, Some(_)) => return Err(NtStatus::OBJECT_NAME_COLLISION),
+                (Disposition::Open | Disposition::OpenIf, Some(_)) => CreateAction::Opened,
+                (_, None) => CreateAction::Created,
+                (Disposition::Supersede, Some(_)) => CreateAction::Superseded,
+                (_, Some(_)) => CreateAction::Overwritten,
+            };
+            if action != CreateAction::Opened {
+                stream::set(fd, &xn, b"")?;
+            }
+            Ok(action)
+        })();
+        let action = match r {
+            Ok(a) => a,
+            Err(e) => {
+                self.close(node);
+                return Err(e);
+            }
+        };
+        let i = self.node_index(node)?;
+        let n = &mut self.nodes[i];
+        n.stream = Some(xn);
+        n.is_dir = false;
+        n.writable = args.write;
+        let info = self.stat(node)?;
+        Ok((node, action, info))
+    }
+
+    fn list_streams(&mut self, node: NodeId, f: &mut dyn FnMut(&str, u64)) -> Result<(), NtStatus> {
+        let (n, fd) = self.node(node)?;
+        let xattr = self.shares[n.share].xattr;
+        let meta = Meta::of(fd).map_err(io_err)?;
+        if !meta.is_dir() {
+            f("", meta.size);
+        }
+        if xattr {
+            stream::list(fd, f)?;
+        }
+        Ok(())
     }
 
     fn get_security(&mut self, node: NodeId, out: &mut [u8]) -> Result<usize, NtStatus> {

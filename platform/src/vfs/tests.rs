@@ -1203,3 +1203,73 @@ fn without_xattrs_readonly_maps_to_mode() {
     v.set_basic(d, &basic).unwrap();
     assert_eq!(v.stat(d).unwrap().attributes, attr::DIRECTORY);
 }
+
+#[test]
+fn named_streams_in_xattrs() {
+    let t = Tree::new();
+    let mut v = t.vfs(false, 8);
+    if !xattrs(&v) {
+        return; // No user xattrs on this file system: streams are not offered.
+    }
+    let base = create_file(&mut v, "f.txt");
+    v.write(base, 0, b"main data").unwrap();
+    let (s, action, info) = v
+        .open_stream(
+            ShareId(0),
+            "f.txt",
+            "meta",
+            &args(Disposition::Create, Want::Any, true),
+        )
+        .unwrap();
+    assert_eq!(action, CreateAction::Created);
+    assert_eq!(info.end_of_file, 0);
+    assert_eq!(v.write(s, 2, b"hello").unwrap(), 5);
+    let mut buf = [0u8; 16];
+    assert_eq!(v.read(s, 0, &mut buf).unwrap(), 7);
+    assert_eq!(&buf[..7], b"\0\0hello");
+    assert_eq!(v.stat(s).unwrap().end_of_file, 7);
+    // The file's own data is untouched and the stream is listed with its size.
+    assert_eq!(v.stat(base).unwrap().end_of_file, 9);
+    let mut seen = Vec::new();
+    v.list_streams(base, &mut |n, sz| seen.push((n.to_owned(), sz)))
+        .unwrap();
+    assert_eq!(seen, vec![(String::new(), 9), ("meta".to_owned(), 7)]);
+    // Dispositions apply to the stream, not the file.
+    let r = v.open_stream(
+        ShareId(0),
+        "f.txt",
+        "meta",
+        &args(Disposition::Create, Want::Any, true),
+    );
+    assert_eq!(r.unwrap_err(), NtStatus::OBJECT_NAME_COLLISION);
+    let r = v.open_stream(
+        ShareId(0),
+        "f.txt",
+        "nope",
+        &args(Disposition::Open, Want::Any, false),
+    );
+    assert_eq!(r.unwrap_err(), NtStatus::OBJECT_NAME_NOT_FOUND);
+    v.set_len(s, 3).unwrap();
+    assert_eq!(v.stat(s).unwrap().end_of_file, 3);
+    v.unlink(s).unwrap();
+    v.close(s);
+    let mut seen = Vec::new();
+    v.list_streams(base, &mut |n, sz| seen.push((n.to_owned(), sz)))
+        .unwrap();
+    assert_eq!(seen, vec![(String::new(), 9)]);
+    // Stream xattrs are not client EAs.
+    let mut eas = Vec::new();
+    let (s2, _, _) = v
+        .open_stream(
+            ShareId(0),
+            "f.txt",
+            "x",
+            &args(Disposition::OpenIf, Want::Any, true),
+        )
+        .unwrap();
+    v.list_eas(base, &mut |n, _| eas.push(n.to_owned()))
+        .unwrap();
+    assert!(eas.is_empty(), "{eas:?}");
+    v.close(s2);
+    v.close(base);
+}

@@ -41,7 +41,7 @@ pub fn set(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> Result<(), NtStatus>
 /// Whether a client may use EA `name` (case-insensitive reserved prefixes).
 fn reserved(name: &str) -> bool {
     let l = name.to_ascii_lowercase();
-    l.starts_with("smbed") || l == "dosattrib" || l == "samba_pai"
+    l.starts_with("smbed") || l.starts_with("dosstream.") || l == "dosattrib" || l == "samba_pai"
 }
 
 /// Calls `f` for each client EA of `fd`.

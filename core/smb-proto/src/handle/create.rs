@@ -131,7 +131,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             None => crate::ea::EaList::default(),
         };
         let mut pbuf = [0u8; path::MAX_PATH];
-        let p = path::normalize(req.name, &mut pbuf)?;
+        let (p, stream) = path::normalize_stream(req.name, &mut pbuf)?;
         let want = if req.create_options & options::DIRECTORY_FILE != 0 {
             Want::Directory
         } else if req.create_options & options::NON_DIRECTORY_FILE != 0 {
@@ -139,6 +139,12 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         } else {
             Want::Any
         };
+        if stream.is_some() && want == Want::Directory {
+            // A stream is never a directory.
+            return Err(NtStatus::NOT_A_DIRECTORY);
+        }
+        // Share modes, locks and oplocks are per stream: a named stream gets its own key.
+        let key_of = |fid: u64| stream.map_or(fid, |n| stream_key(fid, n));
         if p.is_empty() && want == Want::File {
             return Err(NtStatus::FILE_IS_A_DIRECTORY);
         }
@@ -181,12 +187,12 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         };
         let mut maximal = tree.maximal_access;
         if let Some(info) = existing {
-            if matches!(disposition, Disposition::Create) {
+            if matches!(disposition, Disposition::Create) && stream.is_none() {
                 return Err(NtStatus::OBJECT_NAME_COLLISION);
             }
             // Another open caching the file: break its oplock first, this CREATE waits
             // ([MS-SMB2] 3.3.5.9, [MS-FSA] 2.1.5.17.2).
-            if let Some(holder) = self.oplock_holder(share.id, info.file_id) {
+            if let Some(holder) = self.oplock_holder(share.id, key_of(info.file_id)) {
                 return self.wait_for_break(chain, msg, out, th, holder);
             }
             // The file's own DACL ([MS-DTYP] 2.5.3.2), within the share's limit.
@@ -208,13 +214,14 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 }
             }
             let _ = info.is_directory;
-            if info.is_directory && want == Want::File {
+            if info.is_directory && want == Want::File && stream.is_none() {
                 return Err(NtStatus::FILE_IS_A_DIRECTORY);
             }
             if !info.is_directory && want == Want::Directory {
                 return Err(NtStatus::NOT_A_DIRECTORY);
             }
             if info.is_directory
+                && stream.is_none()
                 && matches!(
                     disposition,
                     Disposition::Supersede | Disposition::Overwrite | Disposition::OverwriteIf
@@ -230,7 +237,17 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 eff |= access::FILE_WRITE_DATA;
             }
             for (_, o) in self.opens.iter() {
-                if o.share == share.id && o.file_key == info.file_id {
+                // A DELETE open of the file also meets the opens of its streams
+                // ([MS-FSA] 2.1.5.1.2: deleting the file deletes them).
+                let stream_of_me = stream.is_none()
+                    && o.base_key == info.file_id
+                    && o.file_key != info.file_id
+                    && eff & access::DELETE != 0
+                    && o.share_access & share_access::DELETE == 0;
+                if o.share == share.id && stream_of_me {
+                    return Err(NtStatus::SHARING_VIOLATION);
+                }
+                if o.share == share.id && o.file_key == key_of(info.file_id) {
                     if o.delete_on_close && o.file_key != 0 && self.delete_pending(o) {
                         return Err(NtStatus::DELETE_PENDING);
                     }
@@ -297,8 +314,25 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             attributes: req.file_attributes & attr::SETTABLE,
             allocation_size: alloc_size,
         };
-        let (node, action, info) = self.vfs.open(share.id, p, &args)?;
-        if matches!(action, CreateAction::Created) {
+        let (node, action, info) = match stream {
+            Some(sn) => {
+                if existing.is_none() {
+                    // A stream of a missing file creates the file first, as Windows does.
+                    let base = OpenArgs {
+                        disposition: Disposition::OpenIf,
+                        want: Want::File,
+                        write: true,
+                        attributes: args.attributes,
+                        allocation_size: 0,
+                    };
+                    let (n, _, _) = self.vfs.open(share.id, p, &base)?;
+                    self.vfs.close(n);
+                }
+                self.vfs.open_stream(share.id, p, sn, &args)?
+            }
+            None => self.vfs.open(share.id, p, &args)?,
+        };
+        if matches!(action, CreateAction::Created) && stream.is_none() {
             // Inherit from the parent's stored descriptor, if it has inheritable ACEs.
             let parent = p.rfind('/').map(|i| &p[..i]).unwrap_or("");
             let mut pbuf = [0u8; crate::sd::MAX_SD];
@@ -356,7 +390,8 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             node,
             granted_access: granted,
             share_access: req.share_access,
-            file_key: info.file_id,
+            file_key: key_of(info.file_id),
+            base_key: info.file_id,
             share: share.id,
             is_directory: info.is_directory,
             delete_on_close: doc,
@@ -378,6 +413,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             // are not granted (no LEASING capability is advertised).
             lvl @ (oplock_level::EXCLUSIVE | oplock_level::BATCH)
                 if !info.is_directory
+                    && stream.is_none()
                     && !self
                         .opens
                         .iter()
@@ -638,6 +674,21 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
         self.vfs.close(o.node);
     }
+}
+
+/// The share-mode / lock / oplock key of a named stream of the file with id `fid`: the
+/// file's id mixed with an FNV-1a hash of the case-folded stream name (top bit set, so it never
+/// equals a plain file id of the same share in practice).
+pub(crate) fn stream_key(fid: u64, stream: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in stream.chars().flat_map(char::to_lowercase) {
+        let mut b = [0u8; 4];
+        for &x in c.encode_utf8(&mut b).as_bytes() {
+            h ^= u64::from(x);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    (fid ^ h) | (1 << 63)
 }
 
 /// Copies a VFS path into a stack buffer so the VFS can be borrowed again.

@@ -377,25 +377,52 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         name_info_plain_long(region, p)?
                     }
                     class::STREAM => {
-                        if i.is_directory {
-                            (0, 0)
-                        } else {
-                            let name = "::$DATA";
-                            let need = 24 + utf16_len(name);
-                            if region.len() < 32 {
-                                return Err(NtStatus::INFO_LENGTH_MISMATCH);
-                            }
-                            let mut full = [0u8; 64];
-                            let mut o = Out::new(&mut full[..need]);
-                            o.u32(0, 0);
-                            o.u32(4, utf16_len(name) as u32);
-                            o.u64(8, i.end_of_file);
-                            o.u64(16, i.allocation_size);
-                            o.utf16(24, name);
-                            let n = need.min(region.len());
-                            region[..n].copy_from_slice(&full[..n]);
-                            (need, n)
+                        // FILE_STREAM_INFORMATION ([MS-FSCC] 2.4.43): "::$DATA" for the
+                        // file's data, ":name:$DATA" for each named stream, 8-aligned.
+                        let mut full = 0usize;
+                        let mut written = 0usize;
+                        let mut prev: Option<usize> = None;
+                        let mut any = false;
+                        let room = region.len();
+                        if room >= 32 || i.is_directory {
+                            self.vfs.list_streams(node, &mut |name, size| {
+                                any = true;
+                                let nlen = if name.is_empty() {
+                                    utf16_len("::$DATA")
+                                } else {
+                                    utf16_len(name) + utf16_len("::$DATA")
+                                };
+                                let at = (full + 7) & !7;
+                                let need = 24 + nlen;
+                                full = at + need;
+                                if at + need > room {
+                                    return;
+                                }
+                                if let Some(p) = prev {
+                                    region[p..p + 4]
+                                        .copy_from_slice(&((at - p) as u32).to_le_bytes());
+                                }
+                                region[written..at].fill(0);
+                                let mut o = Out::new(&mut region[at..at + need]);
+                                o.u32(0, 0);
+                                o.u32(4, nlen as u32);
+                                o.u64(8, size);
+                                o.u64(16, (size + 4095) & !4095);
+                                if name.is_empty() {
+                                    o.utf16(24, "::$DATA");
+                                } else {
+                                    let k = o.utf16(24, ":");
+                                    let k = k + o.utf16(24 + k, name);
+                                    o.utf16(24 + k, ":$DATA");
+                                }
+                                prev = Some(at);
+                                written = at + need;
+                            })?;
                         }
+                        if room < 32 && (any || !i.is_directory) {
+                            return Err(NtStatus::INFO_LENGTH_MISMATCH);
+                        }
+                        (full, written)
                     }
                     class::ALTERNATE_NAME => {
                         let p = self.vfs.path(node);

@@ -1,0 +1,141 @@
+//! Named data streams ([MS-FSCC] 2.1.5.4) kept in user xattrs, one per stream, named
+//! `user.DosStream.NAME:$DATA` like Samba's `streams_xattr`. A stream is read and rewritten as
+//! a whole, so it suits what clients keep there (macOS `AFP_AfpInfo`, Windows
+//! `Zone.Identifier`); its size is bounded by the file system's xattr limit (ext4 without
+//! `ea_inode`: the xattrs of a file share one 4 KiB block), and a larger write is DISK_FULL.
+
+use rustix::fd::BorrowedFd;
+use rustix::fs::XattrFlags;
+use rustix::io::Errno;
+use smb_wire::NtStatus;
+
+use super::errno;
+
+const PREFIX: &str = "user.DosStream.";
+const SUFFIX: &str = ":$DATA";
+/// Largest stream accepted (the xattr value limit on Linux).
+pub const MAX_STREAM: usize = 65536;
+
+/// The xattr name of stream `name`.
+pub fn xname(name: &str) -> String {
+    format!("{PREFIX}{name}{SUFFIX}")
+}
+
+fn map(e: Errno) -> NtStatus {
+    match e {
+        Errno::NOSPC | Errno::TOOBIG | Errno::RANGE => NtStatus::DISK_FULL,
+        Errno::NOTSUP => NtStatus::OBJECT_NAME_INVALID,
+        e => errno::map(e),
+    }
+}
+
+/// The stream's size, `None` when it does not exist. (The value is read: a zero-length buffer
+/// does not reliably report the size through every libc/rustix backend.)
+pub fn size(fd: BorrowedFd<'_>, xn: &str) -> Result<Option<u64>, NtStatus> {
+    match read_all(fd, xn) {
+        Ok(v) => Ok(Some(v.len() as u64)),
+        Err(NtStatus::OBJECT_NAME_NOT_FOUND) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The whole stream.
+pub fn read_all(fd: BorrowedFd<'_>, xn: &str) -> Result<Vec<u8>, NtStatus> {
+    let mut buf = vec![0u8; MAX_STREAM];
+    match rustix::fs::fgetxattr(fd, xn, &mut buf[..]) {
+        Ok(n) => {
+            buf.truncate(n);
+            Ok(buf)
+        }
+        Err(Errno::NODATA) => Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+        Err(e) => Err(map(e)),
+    }
+}
+
+/// Replaces the stream's content.
+pub fn set(fd: BorrowedFd<'_>, xn: &str, data: &[u8]) -> Result<(), NtStatus> {
+    if data.len() > MAX_STREAM {
+        return Err(NtStatus::DISK_FULL);
+    }
+    rustix::fs::fsetxattr(fd, xn, data, XattrFlags::empty()).map_err(map)
+}
+
+/// Reads at `offset`.
+pub fn read(fd: BorrowedFd<'_>, xn: &str, offset: u64, out: &mut [u8]) -> Result<usize, NtStatus> {
+    let all = read_all(fd, xn)?;
+    let Ok(start) = usize::try_from(offset) else {
+        return Ok(0);
+    };
+    if start >= all.len() {
+        return Ok(0);
+    }
+    let n = out.len().min(all.len() - start);
+    out[..n].copy_from_slice(&all[start..start + n]);
+    Ok(n)
+}
+
+/// Writes at `offset`, extending with zeros as needed.
+pub fn write(fd: BorrowedFd<'_>, xn: &str, offset: u64, data: &[u8]) -> Result<usize, NtStatus> {
+    let mut all = read_all(fd, xn)?;
+    let start = usize::try_from(offset).map_err(|_| NtStatus::DISK_FULL)?;
+    let end = start.checked_add(data.len()).ok_or(NtStatus::DISK_FULL)?;
+    if end > MAX_STREAM {
+        return Err(NtStatus::DISK_FULL);
+    }
+    if all.len() < end {
+        all.resize(end, 0);
+    }
+    all[start..end].copy_from_slice(data);
+    set(fd, xn, &all)?;
+    Ok(data.len())
+}
+
+/// Truncates or extends the stream.
+pub fn set_len(fd: BorrowedFd<'_>, xn: &str, len: u64) -> Result<(), NtStatus> {
+    let len = usize::try_from(len).map_err(|_| NtStatus::DISK_FULL)?;
+    if len > MAX_STREAM {
+        return Err(NtStatus::DISK_FULL);
+    }
+    let mut all = read_all(fd, xn)?;
+    all.resize(len, 0);
+    set(fd, xn, &all)
+}
+
+/// Deletes the stream.
+pub fn remove(fd: BorrowedFd<'_>, xn: &str) -> Result<(), NtStatus> {
+    match rustix::fs::fremovexattr(fd, xn) {
+        Ok(()) | Err(Errno::NODATA) => Ok(()),
+        Err(e) => Err(map(e)),
+    }
+}
+
+/// Calls `f` with each stream's name and size.
+pub fn list(fd: BorrowedFd<'_>, f: &mut dyn FnMut(&str, u64)) -> Result<(), NtStatus> {
+    let mut names = vec![0u8; 4096];
+    let n = loop {
+        match rustix::fs::flistxattr(fd, &mut names[..]) {
+            Ok(n) => break n,
+            Err(Errno::RANGE) if names.len() < 1 << 20 => names.resize(names.len() * 4, 0),
+            Err(Errno::NOTSUP) => return Ok(()),
+            Err(e) => return Err(errno::map(e)),
+        }
+    };
+    for raw in names[..n].split(|b| *b == 0) {
+        let Ok(full) = std::str::from_utf8(raw) else {
+            continue;
+        };
+        let Some(name) = full
+            .strip_prefix(PREFIX)
+            .and_then(|r| r.strip_suffix(SUFFIX))
+        else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(sz) = size(fd, full)? {
+            f(name, sz);
+        }
+    }
+    Ok(())
+}
