@@ -2,7 +2,7 @@
 //! account store, entropy from the kernel (getrandom via rustix).
 
 use smb_proto::vfs::ShareId;
-use smb_proto::{Policy, Principal, ShareInfo};
+use smb_proto::{EncryptPolicy, Policy, Principal, ShareInfo};
 use smbed_config::ValidConfig;
 
 use crate::accounts::AccountStore;
@@ -12,6 +12,7 @@ use crate::accounts::AccountStore;
 pub struct HostShare {
     pub name: String,
     pub read_only: bool,
+    pub encrypt: EncryptPolicy,
     pub guest_ok: bool,
     pub valid_users: Vec<String>,
     pub invalid_users: Vec<String>,
@@ -33,6 +34,7 @@ impl HostPolicy {
             .map(|s| HostShare {
                 name: s.name.clone(),
                 read_only: s.read_only,
+                encrypt: encrypt_policy(s.smb_encrypt),
                 guest_ok: s.guest_ok,
                 valid_users: s.valid_users.clone(),
                 invalid_users: s.invalid_users.clone(),
@@ -65,6 +67,7 @@ impl Policy for HostPolicy {
             id: ShareId(i as u16),
             read_only: s.read_only,
             guest_ok: s.guest_ok,
+            encrypt: s.encrypt,
         })
     }
 
@@ -125,4 +128,14 @@ pub fn now_filetime() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
     let secs = u64::try_from(t.tv_sec).unwrap_or(0);
     secs * 10_000_000 + 116_444_736_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0) / 100
+}
+
+/// Maps smb.conf's `smb encrypt` values to the engine's policy: `if_required` (Samba's
+/// default) encrypts only what the client asks for, like `off`.
+pub fn encrypt_policy(e: smbed_config::Encrypt) -> EncryptPolicy {
+    match e {
+        smbed_config::Encrypt::Off | smbed_config::Encrypt::IfRequired => EncryptPolicy::Off,
+        smbed_config::Encrypt::Desired => EncryptPolicy::Desired,
+        smbed_config::Encrypt::Required => EncryptPolicy::Required,
+    }
 }

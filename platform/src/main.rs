@@ -240,6 +240,7 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
             smbed_config::Signing::Mandatory => smb_proto::SigningPolicy::Mandatory,
             smbed_config::Signing::Disabled => smb_proto::SigningPolicy::Disabled,
         },
+        encrypt: host::encrypt_policy(g.server_smb_encrypt),
         map_to_guest: match g.map_to_guest {
             smbed_config::MapToGuest::Never => smb_proto::MapToGuest::Never,
             smbed_config::MapToGuest::BadUser => smb_proto::MapToGuest::BadUser,

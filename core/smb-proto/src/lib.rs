@@ -20,7 +20,7 @@ pub mod state;
 pub mod table;
 pub mod vfs;
 
-pub use policy::{MapToGuest, Policy, Principal, ShareInfo};
+pub use policy::{EncryptPolicy, MapToGuest, Policy, Principal, ShareInfo};
 pub use server::{Config, ConnId, Disconnect, Server, SigningPolicy, Storage};
 pub use table::Slot;
 

@@ -12,6 +12,21 @@ pub struct ShareInfo {
     pub read_only: bool,
     /// Guests (and anonymous sessions) may connect (`guest ok = yes`).
     pub guest_ok: bool,
+    /// `smb encrypt` for the share.
+    pub encrypt: EncryptPolicy,
+}
+
+/// `server smb encrypt` / `smb encrypt` ([MS-SMB2] 3.3.1.5 `EncryptData`,
+/// `RejectUnencryptedAccess`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncryptPolicy {
+    /// Encrypt only when the client asks (3.1.1 clients may still encrypt).
+    Off,
+    /// Encrypt every session or tree whose client supports SMB3 encryption; others stay
+    /// unencrypted.
+    Desired,
+    /// As `Desired`, and refuse clients that cannot encrypt (ACCESS_DENIED).
+    Required,
 }
 
 /// Who a session belongs to.

@@ -8,7 +8,7 @@ use smb_wire::header::{self, flags, Command, Header};
 use smb_wire::ids::{dialect, FileId};
 use smb_wire::{session_setup, transport, NtStatus, HEADER_LEN};
 
-use crate::policy::{MapToGuest, Policy};
+use crate::policy::{EncryptPolicy, MapToGuest, Policy};
 use crate::state::{Conn, Open, Pending, Session, SessionState, Tree, Waiting};
 use crate::table::{Full, Handle, Slot, Table};
 use crate::vfs::Vfs;
@@ -33,6 +33,8 @@ pub struct Config<'r> {
     pub min_dialect: u16,
     pub max_dialect: u16,
     pub signing: SigningPolicy,
+    /// `server smb encrypt`: applies to whole sessions.
+    pub encrypt: EncryptPolicy,
     pub map_to_guest: MapToGuest,
     pub netbios_name: &'r str,
     pub netbios_domain: &'r str,
@@ -656,6 +658,11 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 self.tree_handle(sh, tree_id)
                     .ok_or(NtStatus::NETWORK_NAME_DELETED)?
             };
+            if self.trees.get(th).is_some_and(|t| t.encrypt) && !encrypted {
+                // A share that requires encryption refuses plain requests
+                // ([MS-SMB2] 3.3.5.2.11).
+                return Err(NtStatus::ACCESS_DENIED);
+            }
             Some(th)
         } else {
             None

@@ -215,6 +215,8 @@ pub struct Tree {
     /// `None` is `IPC$`.
     pub share: Option<ShareInfo>,
     pub maximal_access: u32,
+    /// Requests on this tree must arrive encrypted.
+    pub encrypt: bool,
 }
 
 /// Directory enumeration state of an open directory.

@@ -1,7 +1,7 @@
 //! [`TestPolicy`]: accounts, shares and deterministic randomness for engine tests.
 
 use smb_proto::vfs::ShareId;
-use smb_proto::{Policy, Principal, ShareInfo};
+use smb_proto::{EncryptPolicy, Policy, Principal, ShareInfo};
 
 /// A test account.
 #[derive(Debug, Clone)]
@@ -61,6 +61,7 @@ impl TestPolicy {
                 id,
                 read_only,
                 guest_ok,
+                encrypt: EncryptPolicy::Off,
             },
             valid_users: None,
         });

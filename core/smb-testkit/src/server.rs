@@ -6,7 +6,9 @@ use std::rc::Rc;
 
 use smb_proto::state::{Conn, Open, Session, Tree};
 use smb_proto::vfs::ShareId;
-use smb_proto::{Config, ConnId, Disconnect, MapToGuest, Server, SigningPolicy, Slot, Storage};
+use smb_proto::{
+    Config, ConnId, Disconnect, EncryptPolicy, MapToGuest, Server, SigningPolicy, Slot, Storage,
+};
 use smb_wire::ids::dialect;
 
 use crate::client::TestClient;
@@ -26,6 +28,8 @@ pub type Engine = Server<'static, MemVfs, TestPolicy>;
 #[derive(Debug, Clone)]
 pub struct TestConfig {
     pub signing: SigningPolicy,
+    /// `server smb encrypt`.
+    pub encrypt: EncryptPolicy,
     pub map_to_guest: MapToGuest,
     pub min_dialect: u16,
     pub max_dialect: u16,
@@ -52,6 +56,7 @@ impl Default for TestConfig {
         policy.add_share("ro", true, false);
         Self {
             signing: SigningPolicy::Auto,
+            encrypt: EncryptPolicy::Off,
             map_to_guest: MapToGuest::Never,
             min_dialect: dialect::SMB2_02,
             max_dialect: dialect::SMB3_11,
@@ -113,6 +118,7 @@ impl TestServer {
             min_dialect: cfg.min_dialect,
             max_dialect: cfg.max_dialect,
             signing: cfg.signing,
+            encrypt: cfg.encrypt,
             map_to_guest: cfg.map_to_guest,
             netbios_name: "SMBED",
             netbios_domain: "WORKGROUP",

@@ -14,7 +14,7 @@ use smb_wire::tree_connect::{self, share_type};
 use smb_wire::utf16::Utf16Le;
 use smb_wire::NtStatus;
 
-use crate::policy::{Policy, Principal};
+use crate::policy::{EncryptPolicy, Policy, Principal};
 use crate::server::{Chain, ConnId, HResult, Reply, Server, SigningPolicy};
 use crate::state::{Identity, Session, SessionState, Tree};
 use crate::table::Handle;
@@ -415,6 +415,18 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             s.signing_required = false;
             flags &= !session_flags::ENCRYPT_DATA;
         }
+        // `server smb encrypt`: encrypt the whole session when the client can; refuse a client
+        // that cannot when it is required ([MS-SMB2] 3.3.5.5.3).
+        let can_encrypt = identity == Identity::User && s.encryptor.is_some();
+        match self.cfg.encrypt {
+            EncryptPolicy::Off => {}
+            EncryptPolicy::Desired if !can_encrypt => {}
+            EncryptPolicy::Required if !can_encrypt => return Err(NtStatus::ACCESS_DENIED),
+            _ => {
+                s.encrypt_data = true;
+                flags |= session_flags::ENCRYPT_DATA;
+            }
+        }
         let total = session_setup::emit_response(out, flags, len);
         Ok(Reply {
             status: NtStatus::SUCCESS,
@@ -477,9 +489,25 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             };
             (Some(info), share_type::DISK, max)
         };
+        // `smb encrypt` of the share ([MS-SMB2] 3.3.5.7).
+        let session_encrypts = self.sessions.get(sh).is_some_and(|s| s.encryptor.is_some());
+        let session_encrypted = self.sessions.get(sh).is_some_and(|s| s.encrypt_data);
+        let share_encrypt = share.map(|i| i.encrypt).unwrap_or(EncryptPolicy::Off);
+        let encrypt = match share_encrypt {
+            EncryptPolicy::Off => false,
+            _ if session_encrypts && identity == Identity::User => true,
+            EncryptPolicy::Desired => false,
+            EncryptPolicy::Required => return Err(NtStatus::ACCESS_DENIED),
+        };
+        let share_flags = if encrypt || session_encrypted {
+            tree_connect::share_flags::ENCRYPT_DATA
+        } else {
+            0
+        };
         let t = Tree {
             id: 0,
             session: sh,
+            encrypt,
             share,
             maximal_access: max_access,
         };
@@ -493,7 +521,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
         chain.tree = Some(th);
         chain.tree_id = id;
-        let len = tree_connect::emit_response(out, stype, 0, 0, max_access);
+        let len = tree_connect::emit_response(out, stype, share_flags, 0, max_access);
         Ok(Reply {
             status: NtStatus::SUCCESS,
             len,
