@@ -225,6 +225,20 @@ pub trait Vfs {
     /// Volume information for the share.
     fn fs_info(&mut self, share: ShareId) -> Result<FsInfo, NtStatus>;
 
+    /// Case-insensitive lookup ([MS-FSA] 2.1.5.1: names are compared case-insensitively):
+    /// writes into `out` the real spelling of `path` when it exists under another case, and
+    /// returns its length; `Ok(None)` when no such object exists. Called only after an exact
+    /// lookup failed. The default (a case-sensitive file system) finds nothing.
+    fn resolve_case(
+        &mut self,
+        share: ShareId,
+        path: &str,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, NtStatus> {
+        let _ = (share, path, out);
+        Ok(None)
+    }
+
     /// Opens (or creates, per `args.disposition`) the named data stream `stream` of the existing
     /// file or directory `path` ([MS-FSCC] 2.1.5.4). The node then reads, writes, sizes and
     /// unlinks the stream; its `FileInfo` has the stream's size and the file's times, attributes

@@ -45,6 +45,7 @@
 //! - Nodes open files `O_RDONLY` unless the open asked for write access, so a file without
 //!   read permission for the server's user cannot be opened even for metadata.
 
+mod case;
 mod dir;
 mod dosattr;
 mod errno;
@@ -492,6 +493,8 @@ pub struct PosixVfs {
     dirbuf: Vec<MaybeUninit<u8>>,
     /// Scratch path buffer (symlink resolution in listings, rename bookkeeping).
     scratch: String,
+    /// Directories scanned for case-insensitive lookups.
+    case: case::CaseCache,
 }
 
 impl PosixVfs {
@@ -540,7 +543,23 @@ impl PosixVfs {
             opath_xattr: Cell::new(true),
             dirbuf: vec![MaybeUninit::uninit(); dir::DIR_BUF_LEN],
             scratch: String::with_capacity(path::MAX_PATH_LEN + 1),
+            case: case::CaseCache::default(),
         })
+    }
+
+    /// Keeps the case-lookup cache in step with a name we created (`added`) or removed.
+    fn case_changed(&mut self, si: usize, path: &str, added: bool) {
+        let (parent, name) = split_parent(path);
+        let Ok(pfd) = self.ctx(si).open_parent(parent) else {
+            self.case.forget(si, parent);
+            return;
+        };
+        let (a, r) = if added {
+            (Some(name), None)
+        } else {
+            (None, Some(name))
+        };
+        self.case.changed(si, parent, pfd.as_fd(), a, r);
     }
 
     fn share_index(&self, share: ShareId) -> Result<usize, NtStatus> {
@@ -637,6 +656,9 @@ impl Vfs for PosixVfs {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let o = self.ctx(si).open(path, args, read_only)?;
+        if o.action == CreateAction::Created {
+            self.case_changed(si, path, true);
+        }
         let info = file_info(&o.meta, o.rec.as_ref(), leaf(path));
         self.free.pop();
         let n = &mut self.nodes[slot as usize];
@@ -868,6 +890,10 @@ impl Vfs for PosixVfs {
         let mut old = std::mem::take(&mut self.scratch);
         old.clear();
         old.push_str(&self.nodes[i].path);
+        // The case-lookup cache: both parents changed; a renamed directory's own entries move.
+        self.case.forget(si, &old);
+        self.case_changed(si, &old, false);
+        self.case_changed(si, new_path, true);
         self.scratch = old;
         self.repath(i, si, new_path);
         Ok(())
@@ -899,6 +925,8 @@ impl Vfs for PosixVfs {
         };
         rustix::fs::unlinkat(&pfd, name, flags).map_err(errno::map_unlink)?;
         self.nodes[i].unlinked = true;
+        let (si, path) = (self.nodes[i].share, self.nodes[i].path.clone());
+        self.case_changed(si, &path, false);
         Ok(())
     }
 
@@ -1057,6 +1085,32 @@ impl Vfs for PosixVfs {
             stream::list(fd, f)?;
         }
         Ok(())
+    }
+
+    fn resolve_case(
+        &mut self,
+        share: ShareId,
+        path: &str,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, NtStatus> {
+        validate(path)?;
+        if path.is_empty() {
+            return Ok(None);
+        }
+        let si = self.share_index(share)?;
+        let root = self.shares[si].root.as_fd();
+        let real = self
+            .case
+            .resolve(si, root, &self.resolver, path)
+            .map_err(errno::map)?;
+        match real {
+            Some(r) if r.len() <= out.len() => {
+                out[..r.len()].copy_from_slice(r.as_bytes());
+                Ok(Some(r.len()))
+            }
+            Some(_) => Err(NtStatus::NAME_TOO_LONG),
+            None => Ok(None),
+        }
     }
 
     fn get_security(&mut self, node: NodeId, out: &mut [u8]) -> Result<usize, NtStatus> {

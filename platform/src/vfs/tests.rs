@@ -1273,3 +1273,53 @@ fn named_streams_in_xattrs() {
     v.close(s2);
     v.close(base);
 }
+
+#[test]
+fn case_insensitive_lookup_and_cache() {
+    let t = Tree::new();
+    let mut v = t.vfs(false, 8);
+    let d = v
+        .open(
+            S,
+            "Docs",
+            &args(Disposition::Create, Want::Directory, false),
+        )
+        .unwrap()
+        .0;
+    v.close(d);
+    let f = create_file(&mut v, "Docs/Report.TXT");
+    v.close(f);
+    let mut out = [0u8; 64];
+    let n = v
+        .resolve_case(S, "docs/report.txt", &mut out)
+        .unwrap()
+        .unwrap();
+    assert_eq!(&out[..n], b"Docs/Report.TXT");
+    assert_eq!(v.resolve_case(S, "docs/other.txt", &mut out).unwrap(), None);
+    // Files created and removed through the VFS keep the cached directory right.
+    for i in 0..50 {
+        let f = create_file(&mut v, &format!("Docs/File{i}.dat"));
+        v.close(f);
+    }
+    let n = v
+        .resolve_case(S, "DOCS/FILE49.DAT", &mut out)
+        .unwrap()
+        .unwrap();
+    assert_eq!(&out[..n], b"Docs/File49.dat");
+    let f = open_rw(&mut v, "Docs/File49.dat");
+    v.unlink(f).unwrap();
+    v.close(f);
+    assert_eq!(
+        v.resolve_case(S, "docs/file49.dat", &mut out).unwrap(),
+        None
+    );
+    // A change made behind our back (another program) is seen: the directory's mtime moved.
+    fs::write(t.p("Docs/Outside.bin"), b"x").unwrap();
+    let n = v
+        .resolve_case(S, "docs/OUTSIDE.BIN", &mut out)
+        .unwrap()
+        .unwrap();
+    assert_eq!(&out[..n], b"Docs/Outside.bin");
+    // Names outside the share cannot be reached this way either.
+    assert!(v.resolve_case(S, "../outside/secret", &mut out).is_err());
+}

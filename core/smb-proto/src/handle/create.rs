@@ -180,9 +180,38 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
 
         // Existing file: share modes, delete pending, read-only attribute.
-        let existing = match self.vfs.stat_path(share.id, p) {
-            Ok(i) => Some(i),
-            Err(NtStatus::OBJECT_NAME_NOT_FOUND) => None,
+        let mut rbuf = [0u8; path::MAX_PATH];
+        let (p, existing) = match self.vfs.stat_path(share.id, p) {
+            Ok(i) => (p, Some(i)),
+            Err(e @ (NtStatus::OBJECT_NAME_NOT_FOUND | NtStatus::OBJECT_PATH_NOT_FOUND)) => {
+                // Not as spelled: the same name in another case is the same file for
+                // Windows clients.
+                match self.vfs.resolve_case(share.id, p, &mut rbuf)? {
+                    Some(n) => {
+                        let real = core::str::from_utf8(&rbuf[..n])
+                            .map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+                        (real, Some(self.vfs.stat_path(share.id, real)?))
+                    }
+                    None if e == NtStatus::OBJECT_NAME_NOT_FOUND => (p, None),
+                    None => {
+                        // A parent may exist in another case: create under its real spelling.
+                        match p.rfind('/') {
+                            Some(i) => match self.vfs.resolve_case(share.id, &p[..i], &mut rbuf)? {
+                                Some(n) if n + 1 + (p.len() - i - 1) <= rbuf.len() => {
+                                    rbuf[n] = b'/';
+                                    rbuf[n + 1..n + 1 + p.len() - i - 1]
+                                        .copy_from_slice(&p.as_bytes()[i + 1..]);
+                                    let real = core::str::from_utf8(&rbuf[..n + p.len() - i])
+                                        .map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+                                    (real, None)
+                                }
+                                _ => return Err(e),
+                            },
+                            None => return Err(e),
+                        }
+                    }
+                }
+            }
             Err(e) => return Err(e),
         };
         let mut maximal = tree.maximal_access;
