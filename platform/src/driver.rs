@@ -27,6 +27,64 @@ pub struct DriverLimits {
     /// Largest frame accepted (max I/O size plus headers).
     pub max_frame: usize,
     pub max_connections: usize,
+    /// Receive/transmit buffer pairs shared by all connections (requests in flight at once).
+    pub frame_buffers: usize,
+}
+
+/// Frame buffers shared by every connection. A connection holds one only while it reads,
+/// handles and answers one request, so an idle connection costs no buffer memory and the
+/// steady total is the board profile's count, not the number of clients.
+struct Pool {
+    give: smol::channel::Sender<Box<[u8]>>,
+    take: smol::channel::Receiver<Box<[u8]>>,
+    size: usize,
+}
+
+impl Pool {
+    fn new(count: usize, size: usize) -> Self {
+        let (give, take) = smol::channel::bounded(count.max(1));
+        for _ in 0..count.max(1) {
+            let _ = give.try_send(vec![0u8; size].into_boxed_slice());
+        }
+        Self { give, take, size }
+    }
+
+        /// A free buffer, or a fresh one when all are in use: waiting could let a few clients
+    /// that never read their responses stall everyone. A fresh buffer is dropped, not kept,
+    /// when returned to a full pool, so memory beyond the pool lasts only while busy.
+    fn lease(&self) -> Lease<'_> {
+        let buf = match self.take.try_recv() {
+            Ok(b) => b,
+            Err(_) => vec![0u8; self.size].into_boxed_slice(),
+        };
+        Lease { pool: self, buf: Some(buf) }
+    }
+}
+
+/// A pooled buffer, returned to the pool when dropped (also on error paths).
+struct Lease<'a> {
+    pool: &'a Pool,
+    buf: Option<Box<[u8]>>,
+}
+
+impl Lease<'_> {
+    fn get(&mut self) -> &mut [u8] {
+        self.buf.as_deref_mut().unwrap_or(&mut [])
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.buf.take() {
+            let _ = self.pool.give.try_send(b);
+        }
+    }
+}
+
+/// The receive and transmit pools.
+struct Pools {
+    rx: Pool,
+    tx: Pool,
 }
 
 /// Serves every listener until the process is stopped.
@@ -37,14 +95,19 @@ pub fn run(
 ) -> std::io::Result<()> {
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(RefCell::new(0usize));
-    let wakers: Wakers = Rc::default();
+        let wakers: Wakers = Rc::default();
+    let pools = Rc::new(Pools {
+        rx: Pool::new(limits.frame_buffers, limits.max_frame),
+        tx: Pool::new(limits.frame_buffers, limits.max_frame + 4096),
+    });
     smol::block_on(ex.run(async {
         let mut accepts = Vec::new();
         for l in listeners {
             let ex2 = ex.clone();
             let engine = engine.clone();
             let active = active.clone();
-            let wakers = wakers.clone();
+                        let wakers = wakers.clone();
+            let pools = pools.clone();
             accepts.push(ex.spawn(async move {
                 loop {
                     let (stream, peer) = match l.accept().await {
@@ -67,11 +130,14 @@ pub fn run(
                     *active.borrow_mut() += 1;
                     let engine = engine.clone();
                     let active = active.clone();
-                    let wakers = wakers.clone();
+                                        let wakers = wakers.clone();
+                    let pools = pools.clone();
                     let ex3 = ex2.clone();
                     ex2.spawn(async move {
                         crate::info!("connection from {peer}");
-                        let r = serve_conn(&ex3, &engine, &wakers, id, stream, peer, limits).await;
+                                                let r =
+                            serve_conn(&ex3, &engine, &wakers, &pools, id, stream, peer, limits)
+                                .await;
                         if let Err(e) = r {
                             crate::debug!("connection {peer} ended: {e}");
                         }
@@ -108,20 +174,19 @@ pub fn run(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_conn(
     ex: &Rc<LocalExecutor<'static>>,
     engine: &Engine,
     wakers: &Wakers,
+    pools: &Pools,
     id: ConnId,
     mut stream: TcpStream,
     peer: SocketAddr,
     limits: DriverLimits,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
-    // Frame buffers are taken once per connection, not per request.
-    let mut rx = vec![0u8; limits.max_frame];
-    let mut tx = vec![0u8; limits.max_frame + 4096];
-    let mut head = [0u8; transport::HEADER_LEN];
+        let mut head = [0u8; transport::HEADER_LEN];
     // Responses to async requests (blocking locks, change notify) are written by a second
     // task, woken when the engine has one ready; the mutex keeps frames whole on the wire.
     let wlock = Rc::new(smol::lock::Mutex::new(()));
@@ -132,8 +197,9 @@ async fn serve_conn(
         let wlock = wlock.clone();
         let mut stream = stream.clone();
         ex.spawn(async move {
-            let mut atx = vec![0u8; 64 * 1024 + 4096];
-            while wake_rx.recv().await.is_ok() {
+                        while wake_rx.recv().await.is_ok() {
+                // Async responses are small (lock, notify, break): a buffer per wake-up.
+                let mut atx = vec![0u8; 64 * 1024 + 4096];
                 loop {
                     let n = engine
                         .borrow_mut()
@@ -169,11 +235,13 @@ async fn serve_conn(
                 crate::warn!("{peer}: frame of {len} bytes refused");
                 return Ok(());
             }
+                        let mut rxl = pools.rx.lease();
+            let rx = rxl.get();
             stream.read_exact(&mut rx[..len]).await?;
-            let result =
-                engine
-                    .borrow_mut()
-                    .handle_frame(now_filetime(), id, &mut rx[..len], &mut tx);
+            let mut txl = pools.tx.lease();
+            let tx = txl.get();
+            let result = engine.borrow_mut().handle_frame(now_filetime(), id, &mut rx[..len], tx);
+            drop(rxl);
             match result {
                 Ok(0) => {}
                 Ok(n) => {

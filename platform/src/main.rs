@@ -277,8 +277,9 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
             if s.read_only { " (read only)" } else { "" }
         );
     }
-    let dl = driver::DriverLimits {
+        let dl = driver::DriverLimits {
         max_frame: limits.max_io as usize + 64 * 1024,
+        frame_buffers: limits.frame_buffers,
         // `max connections = 0` means no limit beyond the connection table (Samba's meaning).
         max_connections: match g.max_connections as usize {
             0 => limits.conns,

@@ -11,8 +11,10 @@ pub struct Limits {
     pub sessions: usize,
     pub trees: usize,
     pub opens: usize,
-    pub max_io: u32,
+        pub max_io: u32,
     pub credits: u16,
+    /// Frame buffer pairs shared by all connections.
+    pub frame_buffers: usize,
 }
 
 impl Default for Limits {
@@ -21,9 +23,10 @@ impl Default for Limits {
             conns: 64,
             sessions: 128,
             trees: 256,
-            opens: 4096,
+            opens: 2048,
             max_io: 1 << 20,
             credits: 8192,
+            frame_buffers: 4,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::vfs::NodeId;
 /// Longest user or domain name kept for a session.
 pub const NAME_CAP: usize = 64;
 /// Longest directory search pattern kept for an open, in UTF-8 bytes.
-pub const PATTERN_CAP: usize = 1024;
+pub const PATTERN_CAP: usize = 512;
 
 /// A connection ([MS-SMB2] 3.3.1.7).
 #[derive(Debug, Default)]
@@ -42,9 +42,9 @@ pub struct Conn {
 }
 
 /// Async requests one connection may have outstanding.
-pub const MAX_PENDING: usize = 32;
+pub const MAX_PENDING: usize = 16;
 /// Byte-range locks one open may hold.
-pub const MAX_LOCKS: usize = 64;
+pub const MAX_LOCKS: usize = 32;
 
 /// A byte-range lock held by an open ([MS-FSA] 2.1.5.11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +91,7 @@ pub struct BreakNotice {
 }
 
 /// Longest name a change notification carries, in UTF-8 bytes.
-pub const NOTIFY_NAME_CAP: usize = 512;
+pub const NOTIFY_NAME_CAP: usize = 256;
 
 /// A change recorded for a pending CHANGE_NOTIFY ([MS-FSCC] 2.7.1 FILE_NOTIFY_INFORMATION).
 #[derive(Debug, Clone, Default)]
