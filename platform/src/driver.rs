@@ -49,7 +49,7 @@ impl Pool {
         Self { give, take, size }
     }
 
-        /// A free buffer, or a fresh one when all are in use: waiting could let a few clients
+    /// A free buffer, or a fresh one when all are in use: waiting could let a few clients
     /// that never read their responses stall everyone. A fresh buffer is dropped, not kept,
     /// when returned to a full pool, so memory beyond the pool lasts only while busy.
     fn lease(&self) -> Lease<'_> {
@@ -57,7 +57,10 @@ impl Pool {
             Ok(b) => b,
             Err(_) => vec![0u8; self.size].into_boxed_slice(),
         };
-        Lease { pool: self, buf: Some(buf) }
+        Lease {
+            pool: self,
+            buf: Some(buf),
+        }
     }
 }
 
@@ -95,7 +98,7 @@ pub fn run(
 ) -> std::io::Result<()> {
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(RefCell::new(0usize));
-        let wakers: Wakers = Rc::default();
+    let wakers: Wakers = Rc::default();
     let pools = Rc::new(Pools {
         rx: Pool::new(limits.frame_buffers, limits.max_frame),
         tx: Pool::new(limits.frame_buffers, limits.max_frame + 4096),
@@ -106,7 +109,7 @@ pub fn run(
             let ex2 = ex.clone();
             let engine = engine.clone();
             let active = active.clone();
-                        let wakers = wakers.clone();
+            let wakers = wakers.clone();
             let pools = pools.clone();
             accepts.push(ex.spawn(async move {
                 loop {
@@ -130,12 +133,12 @@ pub fn run(
                     *active.borrow_mut() += 1;
                     let engine = engine.clone();
                     let active = active.clone();
-                                        let wakers = wakers.clone();
+                    let wakers = wakers.clone();
                     let pools = pools.clone();
                     let ex3 = ex2.clone();
                     ex2.spawn(async move {
                         crate::info!("connection from {peer}");
-                                                let r =
+                        let r =
                             serve_conn(&ex3, &engine, &wakers, &pools, id, stream, peer, limits)
                                 .await;
                         if let Err(e) = r {
@@ -186,7 +189,7 @@ async fn serve_conn(
     limits: DriverLimits,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
-        let mut head = [0u8; transport::HEADER_LEN];
+    let mut head = [0u8; transport::HEADER_LEN];
     // Responses to async requests (blocking locks, change notify) are written by a second
     // task, woken when the engine has one ready; the mutex keeps frames whole on the wire.
     let wlock = Rc::new(smol::lock::Mutex::new(()));
@@ -197,7 +200,7 @@ async fn serve_conn(
         let wlock = wlock.clone();
         let mut stream = stream.clone();
         ex.spawn(async move {
-                        while wake_rx.recv().await.is_ok() {
+            while wake_rx.recv().await.is_ok() {
                 // Async responses are small (lock, notify, break): a buffer per wake-up.
                 let mut atx = vec![0u8; 64 * 1024 + 4096];
                 loop {
@@ -235,12 +238,14 @@ async fn serve_conn(
                 crate::warn!("{peer}: frame of {len} bytes refused");
                 return Ok(());
             }
-                        let mut rxl = pools.rx.lease();
+            let mut rxl = pools.rx.lease();
             let rx = rxl.get();
             stream.read_exact(&mut rx[..len]).await?;
             let mut txl = pools.tx.lease();
             let tx = txl.get();
-            let result = engine.borrow_mut().handle_frame(now_filetime(), id, &mut rx[..len], tx);
+            let result = engine
+                .borrow_mut()
+                .handle_frame(now_filetime(), id, &mut rx[..len], tx);
             drop(rxl);
             match result {
                 Ok(0) => {}

@@ -277,7 +277,7 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
             if s.read_only { " (read only)" } else { "" }
         );
     }
-        let dl = driver::DriverLimits {
+    let dl = driver::DriverLimits {
         max_frame: limits.max_io as usize + 64 * 1024,
         frame_buffers: limits.frame_buffers,
         // `max connections = 0` means no limit beyond the connection table (Samba's meaning).

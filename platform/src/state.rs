@@ -11,7 +11,7 @@ pub struct Limits {
     pub sessions: usize,
     pub trees: usize,
     pub opens: usize,
-        pub max_io: u32,
+    pub max_io: u32,
     pub credits: u16,
     /// Frame buffer pairs shared by all connections.
     pub frame_buffers: usize,
