@@ -217,6 +217,11 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         println!("smbed: change it with: smbed user passwd admin)");
     }
     let ident = state::ServerIdentity::load_or_create(&g.state_directory)?;
+    // SMB3 signing/encryption backend, from the CPU's features (AT_HWCAP on ARM).
+    let (hwcap, hwcap2) = rustix::param::linux_hwcap();
+    let backend = smb_crypto::Backend::from_hwcap(hwcap as u64, hwcap2 as u64);
+    smb_crypto::set_default_backend(backend).map_err(|e| format!("crypto backend: {e}"))?;
+    eprintln!("smbed: crypto backend {}", backend.name());
     let limits = state::Limits::default();
 
     let shares: Vec<_> = cfg.shares.iter().filter(|s| s.available).collect();

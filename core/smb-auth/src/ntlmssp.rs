@@ -180,7 +180,7 @@ impl NameBuf {
     /// Decodes UTF-16LE. `Err(Malformed)` for an odd length or unpaired surrogates,
     /// `Err(LogonFailure)` if it does not fit.
     fn from_utf16le(bytes: &[u8]) -> Result<Self, AuthError> {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err(AuthError::Malformed);
         }
         let mut n = NameBuf::new();

@@ -1,8 +1,9 @@
 //! SMB2/SMB3 cryptography for smbed: key derivation, message signing, preauth integrity
 //! and the SMB2 TRANSFORM_HEADER encryption ([MS-SMB2] 3.1.4).
 //!
-//! Everything works in place on caller buffers: no allocation, no `unsafe`, and malformed peer
-//! bytes produce errors (or `false`), never panics.
+//! Everything works in place on caller buffers: no allocation, and malformed peer bytes produce
+//! errors (or `false`), never panics. `unsafe` is confined to the accelerated backends
+//! (`backend/x86.rs`, `backend/neon.rs`: CPU intrinsics), see [`Backend`].
 //!
 //! - [`kdf()`]: SP800-108 counter-mode KDF with HMAC-SHA256 ([MS-SMB2] 3.1.4.2).
 //! - [`derive_keys`]: per-session signing/encryption/application keys ([MS-SMB2] 3.3.5.5.3).
@@ -10,10 +11,13 @@
 //! - [`PreauthHash`]: SHA-512 preauth integrity chain ([MS-SMB2] 3.3.5.4, 3.3.5.5).
 //! - [`Sealer`], [`NonceCounter`]: AES-CCM/AES-GCM encryption with the transform header
 //!   ([MS-SMB2] 2.2.41, 3.1.4.3).
+//! - [`Backend`], [`set_default_backend`]: the AES/GHASH implementation (RustCrypto,
+//!   AES-NI/PCLMULQDQ, NEON), chosen once at start-up from the CPU's features.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backend;
 mod kdf;
 mod keys;
 mod preauth;
@@ -21,6 +25,7 @@ mod seal;
 mod signing;
 mod transform;
 
+pub use backend::{default_backend, set_default_backend, Arch, Backend};
 pub use kdf::kdf;
 pub use keys::{derive_keys, derive_keys_full, Cipher, SessionKeys};
 pub use preauth::PreauthHash;
@@ -50,6 +55,8 @@ pub enum CryptoError {
     BadKeyLength,
     /// Tag verification failed: the message was forged, corrupted or uses another key.
     AuthFailed,
+    /// The requested [`Backend`] is not implemented in this build or not supported by the CPU.
+    BackendUnavailable,
 }
 
 impl fmt::Display for CryptoError {
@@ -61,6 +68,7 @@ impl fmt::Display for CryptoError {
             Self::BadLength => "transform header OriginalMessageSize does not match the payload",
             Self::BadKeyLength => "key length does not match the cipher",
             Self::AuthFailed => "message authentication failed",
+            Self::BackendUnavailable => "crypto backend not available on this CPU or build",
         })
     }
 }

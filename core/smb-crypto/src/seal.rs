@@ -2,10 +2,12 @@
 //! "Encrypting the Message", 3.3.5.2.1 "Decrypting the Message"): AES-128/256-CCM and
 //! AES-128/256-GCM with a 16-byte tag in the Signature field and bytes 20..52 as AAD.
 
+#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+use crate::backend::{modes, Accel, Uses};
 use crate::transform::{
     TransformHeader, AAD, SIGNATURE, TRANSFORM_FLAG_ENCRYPTED, TRANSFORM_HEADER_LEN,
 };
-use crate::{Cipher, CryptoError};
+use crate::{default_backend, Backend, Cipher, CryptoError};
 use aes::{Aes128, Aes256};
 use aes_gcm::aead::array::Array;
 use aes_gcm::aead::consts::{U11, U16};
@@ -18,11 +20,14 @@ type Aes128Ccm = Ccm<Aes128, U16, U11>;
 type Aes256Ccm = Ccm<Aes256, U16, U11>;
 
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // No allocator; one Sealer per session direction.
 enum Aead {
     Ccm128(Aes128Ccm),
     Gcm128(Aes128Gcm),
     Ccm256(Aes256Ccm),
     Gcm256(Aes256Gcm),
+    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+    Accel(Accel),
 }
 
 /// Encrypts (`seal`) or decrypts (`open`) SMB2 messages with one cipher key.
@@ -32,6 +37,7 @@ enum Aead {
 #[derive(Clone)]
 pub struct Sealer {
     cipher: Cipher,
+    backend: Backend,
     aead: Aead,
 }
 
@@ -39,25 +45,71 @@ impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sealer")
             .field("cipher", &self.cipher)
+            .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
 }
 
 impl Sealer {
-    /// Creates a sealer for `cipher` with `key` (16 bytes for AES-128, 32 for AES-256).
+    /// Creates a sealer for `cipher` with `key` (16 bytes for AES-128, 32 for AES-256), using
+    /// the [default backend](crate::default_backend).
     ///
     /// # Errors
     ///
     /// [`CryptoError::BadKeyLength`] if `key.len() != cipher.key_len()`.
     pub fn new(cipher: Cipher, key: &[u8]) -> Result<Self, CryptoError> {
+        match Self::with_backend(cipher, key, default_backend()) {
+            Err(CryptoError::BackendUnavailable) => {
+                Self::with_backend(cipher, key, Backend::Portable)
+            }
+            r => r,
+        }
+    }
+
+    /// Creates a sealer with an explicit [`Backend`].
+    ///
+    /// # Errors
+    ///
+    /// [`CryptoError::BadKeyLength`] if `key.len() != cipher.key_len()`,
+    /// [`CryptoError::BackendUnavailable`] if `backend` is not
+    /// [available](Backend::is_available).
+    pub fn with_backend(cipher: Cipher, key: &[u8], backend: Backend) -> Result<Self, CryptoError> {
+        if key.len() != cipher.key_len() {
+            return Err(CryptoError::BadKeyLength);
+        }
+        if !backend.is_available() {
+            return Err(CryptoError::BackendUnavailable);
+        }
         let bad = |_| CryptoError::BadKeyLength;
-        let aead = match cipher {
-            Cipher::Aes128Ccm => Aead::Ccm128(Aes128Ccm::new_from_slice(key).map_err(bad)?),
-            Cipher::Aes128Gcm => Aead::Gcm128(Aes128Gcm::new_from_slice(key).map_err(bad)?),
-            Cipher::Aes256Ccm => Aead::Ccm256(Aes256Ccm::new_from_slice(key).map_err(bad)?),
-            Cipher::Aes256Gcm => Aead::Gcm256(Aes256Gcm::new_from_slice(key).map_err(bad)?),
+        let aead = match backend {
+            Backend::Portable | Backend::Armv8Crypto => match cipher {
+                Cipher::Aes128Ccm => Aead::Ccm128(Aes128Ccm::new_from_slice(key).map_err(bad)?),
+                Cipher::Aes128Gcm => Aead::Gcm128(Aes128Gcm::new_from_slice(key).map_err(bad)?),
+                Cipher::Aes256Ccm => Aead::Ccm256(Aes256Ccm::new_from_slice(key).map_err(bad)?),
+                Cipher::Aes256Gcm => Aead::Gcm256(Aes256Gcm::new_from_slice(key).map_err(bad)?),
+            },
+            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            _ => {
+                let uses = Uses {
+                    ctr: true,
+                    ghash: cipher.is_gcm(),
+                };
+                Aead::Accel(Accel::new(backend, key, uses).ok_or(CryptoError::BackendUnavailable)?)
+            }
+            #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+            _ => return Err(CryptoError::BackendUnavailable),
         };
-        Ok(Self { cipher, aead })
+        Ok(Self {
+            cipher,
+            backend,
+            aead,
+        })
+    }
+
+    /// The backend this sealer runs on.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The cipher this sealer uses.
@@ -108,6 +160,8 @@ impl Sealer {
             Aead::Gcm128(c) => encrypt(c, &nonce_field, aad, payload),
             Aead::Ccm256(c) => encrypt(c, &nonce_field, aad, payload),
             Aead::Gcm256(c) => encrypt(c, &nonce_field, aad, payload),
+            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            Aead::Accel(k) => accel_seal(k, self.cipher, &nonce_field, aad, payload),
         };
         // The AEADs check lengths before touching the payload, so on error nothing changed.
         let tag = tag.ok_or(CryptoError::BadLength)?;
@@ -150,6 +204,8 @@ impl Sealer {
             Aead::Gcm128(c) => decrypt(c, &hdr.nonce, aad, payload, &hdr.signature),
             Aead::Ccm256(c) => decrypt(c, &hdr.nonce, aad, payload, &hdr.signature),
             Aead::Gcm256(c) => decrypt(c, &hdr.nonce, aad, payload, &hdr.signature),
+            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            Aead::Accel(k) => accel_open(k, self.cipher, &hdr.nonce, aad, payload, &hdr.signature),
         };
         if ok {
             Ok((hdr.session_id, TRANSFORM_HEADER_LEN..buf.len()))
@@ -159,6 +215,37 @@ impl Sealer {
             payload.fill(0);
             Err(CryptoError::AuthFailed)
         }
+    }
+}
+
+#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+fn accel_seal(
+    k: &Accel,
+    cipher: Cipher,
+    nonce: &[u8; 16],
+    aad: &[u8],
+    payload: &mut [u8],
+) -> Option<[u8; 16]> {
+    if cipher.is_gcm() {
+        modes::gcm_seal(k, nonce.first_chunk()?, aad, payload)
+    } else {
+        modes::ccm_seal(k, nonce.first_chunk()?, aad, payload)
+    }
+}
+
+#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+fn accel_open(
+    k: &Accel,
+    cipher: Cipher,
+    nonce: &[u8; 16],
+    aad: &[u8],
+    payload: &mut [u8],
+    tag: &[u8; 16],
+) -> bool {
+    match (cipher.is_gcm(), nonce.first_chunk(), nonce.first_chunk()) {
+        (true, Some(n), _) => modes::gcm_open(k, n, aad, payload, tag),
+        (false, _, Some(n)) => modes::ccm_open(k, n, aad, payload, tag),
+        _ => false,
     }
 }
 

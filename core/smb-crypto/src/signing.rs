@@ -2,6 +2,9 @@
 //! "Verifying an Incoming Message"): HMAC-SHA256 (2.x), AES-128-CMAC (3.0, 3.0.2, 3.1.1) and
 //! AES-128-GMAC (3.1.1 with `SMB2_SIGNING_CAPABILITIES`, [MS-SMB2] 2.2.3.1.7).
 
+#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+use crate::backend::{modes, Accel, Uses};
+use crate::{default_backend, Backend, CryptoError};
 use aes::Aes128;
 use aes_gcm::{AeadInOut, Aes128Gcm};
 use cmac::Cmac;
@@ -53,10 +56,16 @@ impl SigningAlgo {
 }
 
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // No allocator; one Signer per session.
 enum Mac16 {
     Hmac(Hmac<Sha256>),
     Cmac(Cmac<Aes128>),
     Gmac(Aes128Gcm),
+    /// CMAC on an accelerated backend, with the subkeys K1, K2.
+    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+    AccelCmac(Accel, [u8; 16], [u8; 16]),
+    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+    AccelGmac(Accel),
 }
 
 /// Signs and verifies SMB2 messages with one key.
@@ -65,6 +74,7 @@ enum Mac16 {
 #[derive(Clone)]
 pub struct Signer {
     algo: SigningAlgo,
+    backend: Backend,
     mac: Mac16,
 }
 
@@ -72,15 +82,64 @@ impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signer")
             .field("algo", &self.algo)
+            .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
 }
 
 impl Signer {
-    /// Creates a signer. For [`SigningAlgo::HmacSha256`] `key` is the session key, otherwise
-    /// the derived `SessionKeys::signing` key.
+    /// Creates a signer on the [default backend](crate::default_backend). For
+    /// [`SigningAlgo::HmacSha256`] `key` is the session key, otherwise the derived
+    /// `SessionKeys::signing` key.
     #[must_use]
     pub fn new(algo: SigningAlgo, key: &[u8; 16]) -> Self {
+        Self::with_backend(algo, key, default_backend())
+            .unwrap_or_else(|_| Self::portable(algo, key))
+    }
+
+    /// Creates a signer with an explicit [`Backend`]. HMAC-SHA256 always uses the portable
+    /// code (the backends accelerate AES and GHASH only).
+    ///
+    /// # Errors
+    ///
+    /// [`CryptoError::BackendUnavailable`] if `backend` is not
+    /// [available](Backend::is_available).
+    pub fn with_backend(
+        algo: SigningAlgo,
+        key: &[u8; 16],
+        backend: Backend,
+    ) -> Result<Self, CryptoError> {
+        if !backend.is_available() {
+            return Err(CryptoError::BackendUnavailable);
+        }
+        match (backend, algo) {
+            (Backend::Portable | Backend::Armv8Crypto, _) | (_, SigningAlgo::HmacSha256) => {
+                let mut s = Self::portable(algo, key);
+                s.backend = backend;
+                Ok(s)
+            }
+            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            (_, SigningAlgo::AesCmac | SigningAlgo::AesGmac) => {
+                let gmac = algo == SigningAlgo::AesGmac;
+                let uses = Uses {
+                    ctr: false,
+                    ghash: gmac,
+                };
+                let k = Accel::new(backend, key, uses).ok_or(CryptoError::BackendUnavailable)?;
+                let mac = if gmac {
+                    Mac16::AccelGmac(k)
+                } else {
+                    let (k1, k2) = modes::cmac_subkeys(&k);
+                    Mac16::AccelCmac(k, k1, k2)
+                };
+                Ok(Self { algo, backend, mac })
+            }
+            #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+            _ => Err(CryptoError::BackendUnavailable),
+        }
+    }
+
+    fn portable(algo: SigningAlgo, key: &[u8; 16]) -> Self {
         let mac = match algo {
             SigningAlgo::HmacSha256 => {
                 // HMAC zero-pads short keys to the block size, so this is HMAC(key).
@@ -91,7 +150,17 @@ impl Signer {
             SigningAlgo::AesCmac => Mac16::Cmac(Cmac::<Aes128>::new(key.into())),
             SigningAlgo::AesGmac => Mac16::Gmac(Aes128Gcm::new(key.into())),
         };
-        Self { algo, mac }
+        Self {
+            algo,
+            backend: Backend::Portable,
+            mac,
+        }
+    }
+
+    /// The backend this signer was created for (HMAC-SHA256 runs the portable code on all).
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The algorithm this signer uses.
@@ -155,6 +224,10 @@ impl Signer {
                     .ok()?;
                 out.copy_from_slice(&tag);
             }
+            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            Mac16::AccelCmac(k, k1, k2) => out = modes::cmac(k, k1, k2, msg),
+            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            Mac16::AccelGmac(k) => out = modes::gmac(k, &gmac_nonce(msg), msg)?,
         }
         Some(out)
     }

@@ -20,13 +20,37 @@
 //! Python `cryptography` (tag verified), also by `tests/gen_pyref.py`.
 
 use smb_crypto::{
-    derive_keys, derive_keys_full, kdf, Cipher, PreauthHash, Sealer, Signer, SigningAlgo,
+    derive_keys, derive_keys_full, kdf, Backend, Cipher, PreauthHash, Sealer, Signer, SigningAlgo,
 };
+
+/// Every backend available on this CPU: each known answer is checked on all of them.
+fn backends() -> Vec<Backend> {
+    let all: Vec<Backend> = Backend::ALL
+        .into_iter()
+        .filter(|b| b.is_available())
+        .collect();
+    assert!(all.contains(&Backend::Portable));
+    all
+}
+
+fn sealers(cipher: Cipher, key: &[u8]) -> Vec<Sealer> {
+    backends()
+        .into_iter()
+        .map(|b| Sealer::with_backend(cipher, key, b).expect("key length"))
+        .collect()
+}
+
+fn signers(algo: SigningAlgo, key: &[u8; 16]) -> Vec<Signer> {
+    backends()
+        .into_iter()
+        .map(|b| Signer::with_backend(algo, key, b).expect("available"))
+        .collect()
+}
 
 /// Hex to bytes; whitespace is ignored so values can be wrapped over lines.
 fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    assert!(digits.len() % 2 == 0, "odd hex length");
+    assert!(digits.len().is_multiple_of(2), "odd hex length");
     digits
         .chunks(2)
         .map(|p| {
@@ -200,17 +224,18 @@ fn derive_keys_full_long_session_key() {
 
 #[test]
 fn cmac_signature_session_setup_response() {
-    let signer = Signer::new(SigningAlgo::AesCmac, &arr(ANATOMY311_SIGNING));
-    let original = hex(ANATOMY311_SS_RESP);
+    for signer in signers(SigningAlgo::AesCmac, &arr(ANATOMY311_SIGNING)) {
+        let original = hex(ANATOMY311_SS_RESP);
 
-    let mut msg = original.clone();
-    assert!(signer.verify(&mut msg));
-    assert_eq!(msg, original, "verify must leave the buffer as it was");
+        let mut msg = original.clone();
+        assert!(signer.verify(&mut msg));
+        assert_eq!(msg, original, "verify must leave the buffer as it was");
 
-    msg[48..64].fill(0xEE);
-    signer.sign(&mut msg);
-    assert_eq!(msg, original);
-    assert_eq!(msg[48..64], hex("EBE146DA120BA25FC3376A49DFE31BC1"));
+        msg[48..64].fill(0xEE);
+        signer.sign(&mut msg);
+        assert_eq!(msg, original);
+        assert_eq!(msg[48..64], hex("EBE146DA120BA25FC3376A49DFE31BC1"));
+    }
 }
 
 /// [ENC311]: GCM session keys and its signed final SESSION_SETUP response.
@@ -239,13 +264,14 @@ fn enc_blog_gcm_keys_and_signature() {
     assert_eq!(k.decryption_key(), hex(ENCGCM_C2S));
     assert_eq!(k.encryption_key(), hex(ENCGCM_S2C));
 
-    let signer = Signer::new(SigningAlgo::AesCmac, &k.signing);
-    let original = hex(ENCGCM_SS_RESP);
-    let mut msg = original.clone();
-    assert!(signer.verify(&mut msg));
-    msg[48..64].fill(0);
-    signer.sign(&mut msg);
-    assert_eq!(msg, original);
+    for signer in signers(SigningAlgo::AesCmac, &k.signing) {
+        let original = hex(ENCGCM_SS_RESP);
+        let mut msg = original.clone();
+        assert!(signer.verify(&mut msg));
+        msg[48..64].fill(0);
+        signer.sign(&mut msg);
+        assert_eq!(msg, original);
+    }
 }
 
 // ------------------------------------------------------------ [ENC311] GCM transforms ----
@@ -280,20 +306,20 @@ const GCM_WRITE_RESP_PLAIN: &str = "
 fn open_and_reseal(cipher: Cipher, key: &[u8], wire: &str, plain: &str, session_id: u64) {
     let wire = hex(wire);
     let plain = hex(plain);
-    let sealer = Sealer::new(cipher, key).expect("key length");
+    for sealer in sealers(cipher, key) {
+        assert_eq!(smb_crypto::transform_session_id(&wire), Some(session_id));
+        let mut buf = wire.clone();
+        let (sid, range) = sealer.open(&mut buf).expect("known transform opens");
+        assert_eq!(sid, session_id);
+        assert_eq!(range, 52..wire.len());
+        assert_eq!(buf[range], plain[..]);
 
-    assert_eq!(smb_crypto::transform_session_id(&wire), Some(session_id));
-    let mut buf = wire.clone();
-    let (sid, range) = sealer.open(&mut buf).expect("known transform opens");
-    assert_eq!(sid, session_id);
-    assert_eq!(range, 52..wire.len());
-    assert_eq!(buf[range], plain[..]);
-
-    let nonce: [u8; 16] = wire[20..36].try_into().expect("16-byte nonce field");
-    let mut out = vec![0u8; 52];
-    out.extend_from_slice(&plain);
-    sealer.seal(session_id, &nonce, &mut out).expect("seal");
-    assert_eq!(out, wire);
+        let nonce: [u8; 16] = wire[20..36].try_into().expect("16-byte nonce field");
+        let mut out = vec![0u8; 52];
+        out.extend_from_slice(&plain);
+        sealer.seal(session_id, &nonce, &mut out).expect("seal");
+        assert_eq!(out, wire);
+    }
 }
 
 #[test]
@@ -400,24 +426,25 @@ fn smb30_ccm_write_request() {
 
     let wire = hex(ENC30_WRITE_REQ);
     let plain = hex(ENC30_WRITE_REQ_PLAIN);
-    let sealer = Sealer::new(Cipher::Aes128Ccm, k.decryption_key()).unwrap();
-    let mut buf = wire.clone();
-    let (sid, range) = sealer.open(&mut buf).unwrap();
-    assert_eq!(sid, 0x0008_E400_1400_0011);
-    assert_eq!(buf[range], plain[..]);
+    for sealer in sealers(Cipher::Aes128Ccm, k.decryption_key()) {
+        let mut buf = wire.clone();
+        let (sid, range) = sealer.open(&mut buf).unwrap();
+        assert_eq!(sid, 0x0008_E400_1400_0011);
+        assert_eq!(buf[range], plain[..]);
 
-    // Re-sealing writes the 5 unused nonce bytes as zero (3.1.1 rule), which changes the AAD
-    // and hence the tag, but not the CTR-mode ciphertext.
-    let nonce: [u8; 16] = wire[20..36].try_into().unwrap();
-    let mut out = vec![0u8; 52];
-    out.extend_from_slice(&plain);
-    sealer.seal(sid, &nonce, &mut out).unwrap();
-    assert_eq!(out[52..], wire[52..]);
-    assert_eq!(out[20..31], wire[20..31]);
-    assert_eq!(out[31..36], [0; 5]);
-    assert_eq!(out[36..52], wire[36..52]);
-    let (sid2, range) = sealer.open(&mut out).unwrap();
-    assert_eq!((sid2, &out[range]), (sid, &plain[..]));
+        // Re-sealing writes the 5 unused nonce bytes as zero (3.1.1 rule), which changes the AAD
+        // and hence the tag, but not the CTR-mode ciphertext.
+        let nonce: [u8; 16] = wire[20..36].try_into().unwrap();
+        let mut out = vec![0u8; 52];
+        out.extend_from_slice(&plain);
+        sealer.seal(sid, &nonce, &mut out).unwrap();
+        assert_eq!(out[52..], wire[52..]);
+        assert_eq!(out[20..31], wire[20..31]);
+        assert_eq!(out[31..36], [0; 5]);
+        assert_eq!(out[36..52], wire[36..52]);
+        let (sid2, range) = sealer.open(&mut out).unwrap();
+        assert_eq!((sid2, &out[range]), (sid, &plain[..]));
+    }
 }
 
 // ---------------------------------------------------------------- [SAMBA] CCM vector #1 ----
@@ -435,19 +462,20 @@ fn samba_aes_ccm_128_vector1() {
     let mut nonce = [0u8; 16];
     nonce[..11].copy_from_slice(&hex("010000000000000077F7A8"));
 
-    let sealer = Sealer::new(Cipher::Aes128Ccm, &key).unwrap();
-    let mut buf = vec![0u8; 52];
-    buf.extend_from_slice(&plain);
-    sealer
-        .seal(0x0000_9800_2C00_0041, &nonce, &mut buf)
-        .unwrap();
-    assert_eq!(
-        buf[20..52],
-        hex("010000000000000077F7A80000000000A8000000000001004100002C00980000")[..]
-    );
-    assert_eq!(buf[4..20], hex("3C11F652F8EA5600C8607D2E0FEAFD42")[..]);
-    let (_, range) = sealer.open(&mut buf).unwrap();
-    assert_eq!(buf[range], plain[..]);
+    for sealer in sealers(Cipher::Aes128Ccm, &key) {
+        let mut buf = vec![0u8; 52];
+        buf.extend_from_slice(&plain);
+        sealer
+            .seal(0x0000_9800_2C00_0041, &nonce, &mut buf)
+            .unwrap();
+        assert_eq!(
+            buf[20..52],
+            hex("010000000000000077F7A80000000000A8000000000001004100002C00980000")[..]
+        );
+        assert_eq!(buf[4..20], hex("3C11F652F8EA5600C8607D2E0FEAFD42")[..]);
+        let (_, range) = sealer.open(&mut buf).unwrap();
+        assert_eq!(buf[range], plain[..]);
+    }
 }
 
 // --------------------------------------------------------------- [PYREF] AES-256 seals ----
@@ -492,13 +520,12 @@ fn aes256_gcm_and_ccm_known_answers() {
         for (i, b) in nonce.iter_mut().take(cipher.nonce_len()).enumerate() {
             *b = u8::try_from(i + 1).unwrap();
         }
-        let mut out = vec![0u8; 52];
-        out.extend_from_slice(&hex(GCM_WRITE_REQ_PLAIN));
-        Sealer::new(cipher, k.encryption_key())
-            .unwrap()
-            .seal(SESSION_ID, &nonce, &mut out)
-            .unwrap();
-        assert_eq!(out, hex(sealed));
+        for sealer in sealers(cipher, k.encryption_key()) {
+            let mut out = vec![0u8; 52];
+            out.extend_from_slice(&hex(GCM_WRITE_REQ_PLAIN));
+            sealer.seal(SESSION_ID, &nonce, &mut out).unwrap();
+            assert_eq!(out, hex(sealed), "{:?}", sealer.backend());
+        }
     }
 }
 
@@ -506,39 +533,42 @@ fn aes256_gcm_and_ccm_known_answers() {
 
 #[test]
 fn gmac_signing_self_vector() {
-    let signer = Signer::new(SigningAlgo::AesGmac, &arr(ANATOMY311_SIGNING));
-    // Server-to-client SESSION_SETUP response, MessageId 3: nonce 030000000000000001000000.
-    let mut msg = hex(ANATOMY311_SS_RESP);
-    signer.sign(&mut msg);
-    assert_eq!(msg[48..64], hex("75D05BAC99FF7FCC52A44C354381D559")[..]);
-    let snapshot = msg.clone();
-    assert!(signer.verify(&mut msg));
-    assert_eq!(msg, snapshot);
-    // The CMAC signature of the same message is not a valid GMAC signature.
-    assert!(!signer.verify(&mut hex(ANATOMY311_SS_RESP)));
+    for signer in signers(SigningAlgo::AesGmac, &arr(ANATOMY311_SIGNING)) {
+        // Server-to-client SESSION_SETUP response, MessageId 3: nonce 030000000000000001000000.
+        let mut msg = hex(ANATOMY311_SS_RESP);
+        signer.sign(&mut msg);
+        assert_eq!(msg[48..64], hex("75D05BAC99FF7FCC52A44C354381D559")[..]);
+        let snapshot = msg.clone();
+        assert!(signer.verify(&mut msg));
+        assert_eq!(msg, snapshot);
+        // The CMAC signature of the same message is not a valid GMAC signature.
+        assert!(!signer.verify(&mut hex(ANATOMY311_SS_RESP)));
+    }
 }
 
 #[test]
 fn gmac_signing_cancel_self_vector() {
     // Client CANCEL request (Flags = SIGNED, MessageId 7): nonce bit 1 set, bit 0 clear.
-    let signer = Signer::new(SigningAlgo::AesGmac, &arr(ANATOMY311_SIGNING));
-    let mut msg = hex(
-        "FE534D4240000000000000000C00000008000000000000000700000000000000
+    for signer in signers(SigningAlgo::AesGmac, &arr(ANATOMY311_SIGNING)) {
+        let mut msg = hex(
+            "FE534D4240000000000000000C00000008000000000000000700000000000000
          000000000000000025000000001000000000000000000000000000000000000004000000",
-    );
-    signer.sign(&mut msg);
-    assert_eq!(msg[48..64], hex("A6094C90B119361D2D4D572146BB288F")[..]);
-    assert!(signer.verify(&mut msg));
+        );
+        signer.sign(&mut msg);
+        assert_eq!(msg[48..64], hex("A6094C90B119361D2D4D572146BB288F")[..]);
+        assert!(signer.verify(&mut msg));
+    }
 }
 
 #[test]
 fn hmac_sha256_signing_self_vector() {
     // SMB 2.x signing: HMAC-SHA256 keyed with the session key, first 16 bytes.
-    let signer = Signer::new(SigningAlgo::HmacSha256, &arr(ANATOMY311_SESSION_KEY));
-    let mut msg = hex(ANATOMY311_SS_RESP);
-    signer.sign(&mut msg);
-    assert_eq!(msg[48..64], hex("69F4B33F052C75B5F93906A96746A04E")[..]);
-    assert!(signer.verify(&mut msg));
+    for signer in signers(SigningAlgo::HmacSha256, &arr(ANATOMY311_SESSION_KEY)) {
+        let mut msg = hex(ANATOMY311_SS_RESP);
+        signer.sign(&mut msg);
+        assert_eq!(msg[48..64], hex("69F4B33F052C75B5F93906A96746A04E")[..]);
+        assert!(signer.verify(&mut msg));
+    }
 }
 
 // ---------------------------------------------------------------------- [PREAUTH] ----

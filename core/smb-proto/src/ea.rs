@@ -52,7 +52,7 @@ impl<'a> EaList<'a> {
             if next == 0 {
                 break;
             }
-            if next % 4 != 0 || next < 8 + nlen + 1 + vlen {
+            if !next.is_multiple_of(4) || next < 8 + nlen + 1 + vlen {
                 return Err(NtStatus::EA_LIST_INCONSISTENT);
             }
             pos += next;

@@ -289,7 +289,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 let msg_len = if next == 0 {
                     rest.len()
                 } else {
-                    if next % 8 != 0 || next < HEADER_LEN || next > rest.len() {
+                    if !next.is_multiple_of(8) || next < HEADER_LEN || next > rest.len() {
                         return Err(Disconnect("bad NextCommand"));
                     }
                     next
@@ -340,7 +340,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             off += msg_len;
             first = false;
         }
-        if !first && out_off % 8 != 0 {
+        if !first && !out_off.is_multiple_of(8) {
             // The last response of a compound is padded to 8 bytes too (Windows and Samba).
             let aligned = crate::align8(out_off);
             if aligned > out.len() {

@@ -693,7 +693,7 @@ pub fn split_chain(payload: &[u8]) -> Result<Vec<Msg>, String> {
             });
             return Ok(msgs);
         }
-        if next % 8 != 0 || next < HEADER_LEN || next > rest.len() {
+        if !next.is_multiple_of(8) || next < HEADER_LEN || next > rest.len() {
             return Err(format!("response NextCommand {next} at {off} is invalid"));
         }
         msgs.push(Msg {

@@ -183,7 +183,7 @@ impl<'a> Iterator for ContextIter<'a> {
             if next == 0 {
                 self.done = true;
             } else {
-                if next % 8 != 0 || next > b.len() || next < 16 {
+                if !next.is_multiple_of(8) || next > b.len() || next < 16 {
                     return Err(Error::Malformed);
                 }
                 self.buf = &b[next..];

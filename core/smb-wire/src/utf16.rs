@@ -28,7 +28,7 @@ impl<'a> Utf16Le<'a> {
 
     /// Decodes into `out` as UTF-8; returns the string slice of `out` used.
     pub fn to_utf8<'b>(&self, out: &'b mut [u8]) -> Result<&'b str, NameError> {
-        if self.0.len() % 2 != 0 {
+        if !self.0.len().is_multiple_of(2) {
             return Err(NameError::Invalid);
         }
         let mut n = 0;

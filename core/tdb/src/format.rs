@@ -128,7 +128,7 @@ pub(crate) fn check_geometry(segment_size: u64, block_size: u32) -> Result<(), S
         ));
     }
     let b = u64::from(block_size);
-    if segment_size % b != 0 || segment_size < 4 * b || segment_size > MAX_SEGMENT {
+    if !segment_size.is_multiple_of(b) || segment_size < 4 * b || segment_size > MAX_SEGMENT {
         return Err(format!(
             "segment size {segment_size} must be a multiple of the block size {block_size}, \
              at least 4 blocks and at most {MAX_SEGMENT}"
