@@ -11,6 +11,8 @@ use crate::accounts::AccountStore;
 #[derive(Debug, Clone)]
 pub struct HostShare {
     pub name: String,
+    pub comment: String,
+    pub browseable: bool,
     pub read_only: bool,
     pub encrypt: EncryptPolicy,
     pub guest_ok: bool,
@@ -21,6 +23,7 @@ pub struct HostShare {
 /// Implements [`Policy`] for the daemon.
 pub struct HostPolicy {
     shares: Vec<HostShare>,
+    server_string: String,
     accounts: Box<dyn AccountStore>,
 }
 
@@ -33,6 +36,8 @@ impl HostPolicy {
             .filter(|s| s.available)
             .map(|s| HostShare {
                 name: s.name.clone(),
+                comment: s.comment.clone(),
+                browseable: s.browseable,
                 read_only: s.read_only,
                 encrypt: encrypt_policy(s.smb_encrypt),
                 guest_ok: s.guest_ok,
@@ -40,7 +45,11 @@ impl HostPolicy {
                 invalid_users: s.invalid_users.clone(),
             })
             .collect();
-        Self { shares, accounts }
+        Self {
+            shares,
+            accounts,
+            server_string: cfg.global.server_string.clone(),
+        }
     }
 }
 
@@ -82,6 +91,16 @@ impl Policy for HostPolicy {
             }
             Principal::Guest | Principal::Anonymous => s.guest_ok && s.valid_users.is_empty(),
         }
+    }
+
+    fn for_each_share(&self, f: &mut dyn FnMut(&str, &str)) {
+        for s in self.shares.iter().filter(|s| s.browseable) {
+            f(&s.name, &s.comment);
+        }
+    }
+
+    fn server_comment(&self) -> &str {
+        &self.server_string
     }
 
     fn volume_label(&self, share: ShareId) -> &str {

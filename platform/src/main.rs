@@ -263,6 +263,7 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         sessions: slots(limits.sessions),
         trees: slots(limits.trees),
         opens: slots(limits.opens),
+        pipes: slots(limits.conns),
     };
     let server = smb_proto::Server::new(engine_cfg, vfs, policy, storage);
     let engine: driver::Engine = std::rc::Rc::new(std::cell::RefCell::new(server));

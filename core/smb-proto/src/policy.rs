@@ -73,6 +73,17 @@ pub trait Policy {
         None
     }
 
+    /// Calls `f` with the name and comment of each share listed to clients (`browseable`),
+    /// for share enumeration over srvsvc.
+    fn for_each_share(&self, f: &mut dyn FnMut(&str, &str)) {
+        let _ = f;
+    }
+
+    /// The server's description (`server string`).
+    fn server_comment(&self) -> &str {
+        ""
+    }
+
     /// The volume label reported for a share (Samba reports the share name).
     fn volume_label(&self, share: ShareId) -> &str {
         let _ = share;

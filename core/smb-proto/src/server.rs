@@ -9,7 +9,7 @@ use smb_wire::ids::{dialect, FileId};
 use smb_wire::{session_setup, transport, NtStatus, HEADER_LEN};
 
 use crate::policy::{EncryptPolicy, MapToGuest, Policy};
-use crate::state::{Conn, Open, Pending, Session, SessionState, Tree, Waiting};
+use crate::state::{Conn, Open, Pending, PipeSlot, Session, SessionState, Tree, Waiting};
 use crate::table::{Full, Handle, Slot, Table};
 use crate::vfs::Vfs;
 
@@ -53,6 +53,8 @@ pub struct Storage<'r> {
     pub sessions: &'r mut [Slot<Session>],
     pub trees: &'r mut [Slot<Tree>],
     pub opens: &'r mut [Slot<Open>],
+    /// Named pipes open on IPC$ (a few per client).
+    pub pipes: &'r mut [Slot<PipeSlot>],
 }
 
 /// A connection handle.
@@ -105,6 +107,7 @@ pub struct Server<'r, V: Vfs, P: Policy> {
     pub(crate) sessions: Table<'r, Session>,
     pub(crate) trees: Table<'r, Tree>,
     pub(crate) opens: Table<'r, Open>,
+    pub(crate) pipes: Table<'r, PipeSlot>,
     /// Current time (FILETIME) of the call being handled.
     pub(crate) now: u64,
     /// A session logged off in the chain being handled, destroyed once the response is signed.
@@ -122,6 +125,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             sessions: Table::new(storage.sessions),
             trees: Table::new(storage.trees),
             opens: Table::new(storage.opens),
+            pipes: Table::new(storage.pipes),
             now: 0,
             deferred_logoff: None,
         }

@@ -254,4 +254,12 @@ pub struct Open {
     pub oplock: u8,
     /// A break notification was sent and the acknowledgment is awaited.
     pub breaking: bool,
+    /// For a named pipe on IPC$: its slot in the pipe table.
+    pub pipe: Option<Handle>,
+}
+
+/// A named pipe's DCE/RPC state.
+#[derive(Debug)]
+pub struct PipeSlot {
+    pub pipe: smb_rpc::Pipe,
 }

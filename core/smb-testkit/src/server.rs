@@ -132,6 +132,7 @@ impl TestServer {
             sessions: slots::<Session>(cfg.sessions),
             trees: slots::<Tree>(cfg.trees),
             opens: slots::<Open>(cfg.opens),
+            pipes: slots::<smb_proto::state::PipeSlot>(4),
         };
         let server = Server::new(engine_cfg, vfs, cfg.policy.clone(), storage);
         let tx_len = cfg.tx_len.unwrap_or(cfg.max_io as usize + 4096);

@@ -60,8 +60,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let req = create::Request::parse(msg).map_err(|e| e.status())?;
         let tree = *self.trees.get(th).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
         let Some(share) = tree.share else {
-            // Named pipes on IPC$: no RPC service is offered yet.
-            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+            return self.create_pipe(&req, out, sh, th, chain);
         };
         if req.impersonation_level > 3 {
             return Err(NtStatus::BAD_IMPERSONATION_LEVEL);
@@ -436,6 +435,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             locks: heapless::Vec::new(),
             oplock: 0,
             breaking: false,
+            pipe: None,
         };
         let oplock_granted = match req.requested_oplock_level {
             // Exclusive and batch oplocks go to a sole opener of a file; level II and leases
@@ -670,6 +670,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let Some(o) = self.opens.remove(oh) else {
             return;
         };
+        if let Some(ph) = o.pipe {
+            self.pipes.remove(ph);
+            return;
+        }
         if o.oplock != 0 || o.breaking {
             self.release_break_waiters(oh);
         }

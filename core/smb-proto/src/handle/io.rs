@@ -41,6 +41,12 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
     ) -> HResult {
         let req = ReadRequest::parse(msg).map_err(|e| e.status())?;
         let oh = self.resolve_open(th, req.file_id, chain, related)?;
+        if self.opens.get(oh).is_some_and(|o| o.pipe.is_some()) {
+            if req.length > self.cfg.max_io {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            return self.pipe_read(oh, req.length, out);
+        }
         if req.length > self.cfg.max_io {
             return Err(NtStatus::INVALID_PARAMETER);
         }
@@ -95,6 +101,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
     ) -> HResult {
         let req = WriteRequest::parse(msg).map_err(|e| e.status())?;
         let oh = self.resolve_open(th, req.file_id, chain, related)?;
+        if self.opens.get(oh).is_some_and(|o| o.pipe.is_some()) {
+            return self.pipe_write(oh, req.data, out);
+        }
         if req.data.len() > self.cfg.max_io as usize {
             return Err(NtStatus::INVALID_PARAMETER);
         }

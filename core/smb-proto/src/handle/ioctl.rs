@@ -96,7 +96,18 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     len,
                 })
             }
-            fsctl::PIPE_TRANSCEIVE | fsctl::PIPE_PEEK | fsctl::PIPE_WAIT => {
+            fsctl::PIPE_TRANSCEIVE => {
+                let oh = self.resolve_open(th, req.file_id, chain, related)?;
+                self.pipe_transceive(
+                    oh,
+                    req.input,
+                    req.max_output_response,
+                    req.ctl_code,
+                    req.file_id,
+                    out,
+                )
+            }
+            fsctl::PIPE_PEEK | fsctl::PIPE_WAIT => {
                 self.resolve_open(th, req.file_id, chain, related)?;
                 Err(NtStatus::NOT_SUPPORTED)
             }

@@ -8,4 +8,5 @@ pub mod lock;
 pub mod negotiate;
 pub mod notify;
 pub mod oplock;
+pub mod pipe;
 pub mod session;
