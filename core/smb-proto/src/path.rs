@@ -34,14 +34,19 @@ pub fn normalize_stream<'b>(
         NameError::TooLong => NtStatus::NAME_TOO_LONG,
     })?;
     let len = s.len();
-    if s.starts_with('\\') || s.starts_with('/') {
+    // '/' separates components as '\' does (Samba and smbtorture rely on it; Windows refuses
+    // it as a name character, so it can never be part of a stored name either way).
+    for b in out[..len].iter_mut() {
+        if *b == b'/' {
+            *b = b'\\';
+        }
+    }
+    let s = core::str::from_utf8(&out[..len]).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+    if s.starts_with('\\') {
         // [MS-SMB2] 3.3.5.9: the name must not start with a separator.
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    if s.contains('/') {
-        // '/' is not a separator on the wire and not a valid name character.
-        return Err(NtStatus::OBJECT_NAME_INVALID);
-    }
+
     // A ':' in the last component starts the stream part.
     let last_start = s.rfind('\\').map(|i| i + 1).unwrap_or(0);
     let (mut end, stream_range) = match s[last_start..].find(':') {
@@ -300,6 +305,8 @@ mod tests {
         assert_eq!(ok(""), "");
         assert_eq!(ok("a\\b\\c.txt"), "a/b/c.txt");
         assert_eq!(ok("dir\\"), "dir");
+        // '/' separates like '\' (Samba accepts it; smbtorture uses it).
+        assert_eq!(ok("a/b\\c.txt"), "a/b/c.txt");
         assert_eq!(ok("file::$DATA"), "file");
     }
 
@@ -321,7 +328,11 @@ mod tests {
             norm("/etc/passwd").unwrap_err(),
             NtStatus::INVALID_PARAMETER
         );
-        assert_eq!(norm("a/b").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
+        assert_eq!(norm("a//b").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
+        assert_eq!(
+            norm("a/../b").unwrap_err(),
+            NtStatus::OBJECT_PATH_SYNTAX_BAD
+        );
         assert_eq!(norm("a\0b").unwrap_err(), NtStatus::OBJECT_NAME_INVALID);
         assert_eq!(
             norm("file:stream").unwrap_err(),

@@ -96,6 +96,14 @@ pub(crate) struct Chain {
     pub async_id: Option<u64>,
     /// A request run again from the pending list keeps its AsyncId if it parks again.
     pub reuse_async_id: Option<u64>,
+    /// The request being handled is not the last of its compound: it cannot go async
+    /// (except a CREATE waiting for an oplock break).
+    pub in_middle: bool,
+    /// Bytes of the compound after the element being handled.
+    pub rest_len: usize,
+    /// Set by a CREATE that parked in the middle of a compound (its AsyncId): the rest of the
+    /// chain waits with it and is not handled now.
+    pub rest_parked: Option<u64>,
 }
 
 /// The SMB2/3 server engine.
@@ -199,7 +207,9 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         if rx[..4] == header::TRANSFORM_PROTOCOL_ID {
             return self.handle_encrypted(conn, rx, tx);
         }
-        let n = self.handle_chain(conn, rx, &mut tx[transport::HEADER_LEN..], false)?;
+        let n = self.handle_chain(conn, rx, &mut tx[transport::HEADER_LEN..], false);
+        self.finish_deferred_logoff();
+        let n = n?;
         if n > 0 {
             transport::emit_header(tx, n);
             Ok(n + transport::HEADER_LEN)
@@ -239,13 +249,29 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         };
         let plain = &mut rx[range];
         let off = transport::HEADER_LEN + smb_crypto::TRANSFORM_HEADER_LEN;
-        let n = self.handle_chain(conn, plain, &mut tx[off..], true)?;
+        let n = self.handle_chain(conn, plain, &mut tx[off..], true);
+        // A LOGOFF's response is still sealed with the session it ends; the session goes after.
+        let sealed = n.and_then(|n| {
+            if n > 0 {
+                self.seal_response(sh, &mut tx[transport::HEADER_LEN..off + n])?;
+            }
+            Ok(n)
+        });
+        self.finish_deferred_logoff();
+        let n = sealed?;
         if n == 0 {
             return Ok(0);
         }
-        self.seal_response(sh, &mut tx[transport::HEADER_LEN..off + n])?;
         transport::emit_header(tx, n + smb_crypto::TRANSFORM_HEADER_LEN);
         Ok(off + n)
+    }
+
+    /// Destroys the session a LOGOFF in the frame just handled ended: only once its response
+    /// has been signed or sealed with the session's keys ([MS-SMB2] 3.3.5.6).
+    fn finish_deferred_logoff(&mut self) {
+        if let Some(sh) = self.deferred_logoff.take() {
+            self.destroy_session(sh);
+        }
     }
 
     /// Encrypts `buf` (transform header space + message chain) with the session's key.
@@ -281,10 +307,25 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             encrypted,
             ..Chain::default()
         };
+        self.run_chain(conn, rx, out, &mut chain, 0, None)
+    }
+
+    /// Handles the chain elements in `rx`, writing responses into `out` from `out_off` on;
+    /// `prev_out` is the offset of a response already in `out` that the first new one follows
+    /// (a CREATE finished after an oplock break, whose compound continues). Pads, links and
+    /// signs the responses; returns the end of the responses in `out`.
+    fn run_chain(
+        &mut self,
+        conn: ConnId,
+        rx: &mut [u8],
+        out: &mut [u8],
+        chain: &mut Chain,
+        mut out_off: usize,
+        mut prev_out: Option<usize>,
+    ) -> Result<usize, Disconnect> {
+        let encrypted = chain.encrypted;
         let mut off = 0usize;
-        let mut out_off = 0usize;
-        let mut prev_out: Option<usize> = None;
-        let mut first = true;
+        let mut first = prev_out.is_none();
         loop {
             let (next, msg_len, is_related) = {
                 let rest = &rx[off..];
@@ -300,12 +341,15 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 };
                 (next, msg_len, h.is_related())
             };
+            chain.rest_len = rx.len() - off - msg_len;
             let msg = &mut rx[off..off + msg_len];
             let out_room = out.len().saturating_sub(out_off);
             if out_room < HEADER_LEN + RESPONSE_SLACK {
                 return Err(Disconnect("compound response does not fit"));
             }
             let related = is_related && !first;
+            chain.in_middle = next != 0;
+            chain.rest_parked = None;
             if is_related && first {
                 // The first element cannot be related ([MS-SMB2] 3.3.5.2.7.2); it and the
                 // related elements after it fail.
@@ -313,14 +357,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             } else if !is_related {
                 chain.related_error = None;
             }
-            let written = self.handle_one(
-                conn,
-                msg,
-                &mut out[out_off..],
-                &mut chain,
-                related,
-                encrypted,
-            )?;
+            let written =
+                self.handle_one(conn, msg, &mut out[out_off..], chain, related, encrypted)?;
             if written > 0 {
                 if let Some(p) = prev_out {
                     // `out_off` is already 8-aligned: the previous element ends there.
@@ -328,6 +366,12 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 }
                 prev_out = Some(out_off);
                 out_off += written;
+            }
+            if let Some(id) = chain.rest_parked {
+                // A CREATE went async waiting for an oplock break: the rest of the chain
+                // waits with it (handled when it finishes).
+                self.park_rest(conn.0, id, &rx[off + msg_len..]);
+                break;
             }
             if next == 0 {
                 break;
@@ -354,10 +398,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             out_off = aligned;
         }
         // Sign each element over its final bytes (padding included).
-        self.sign_chain(&mut out[..out_off], &chain);
-        if let Some(sh) = self.deferred_logoff.take() {
-            self.destroy_session(sh);
-        }
+        self.sign_chain(&mut out[..out_off], chain);
         Ok(out_off)
     }
 
@@ -750,6 +791,12 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         msg: &[u8],
         waiting: Waiting,
     ) -> Result<u64, NtStatus> {
+        if chain.in_middle && !matches!(waiting, Waiting::Break { .. }) {
+            // Only the last request of a compound, or a CREATE waiting for an oplock break,
+            // may go async; Samba and Windows fail the others the same way
+            // (smb2.compound.interim2).
+            return Err(NtStatus::INTERNAL_ERROR);
+        }
         let h = Header::new_unchecked(msg);
         let conn = chain.conn.ok_or(NtStatus::INTERNAL_ERROR)?;
         let session = chain.session.ok_or(NtStatus::INTERNAL_ERROR)?;
@@ -850,7 +897,24 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             };
         let out = tx.get_mut(off..)?;
         let mut status = status;
+        // A CREATE that waited for an oplock break in the middle of a compound: the rest of
+        // the compound runs after it, with the CREATE's context.
+        let mut chain = Chain {
+            conn: Some(conn.0),
+            session: Some(p.session),
+            session_id: p.session_id,
+            tree_id: p.tree_id,
+            encrypted: p.encrypted,
+            ..Chain::default()
+        };
+        let mut parked = None;
         let len = if status.is_error() || status == NtStatus::CANCELLED {
+            if matches!(p.waiting, Waiting::Break { .. }) {
+                // Cancelled: the parked CREATE (and any compound rest) leaves with it.
+                if let Some(i) = c_parked_index(&self.conns, conn.0, p.async_id) {
+                    parked = self.conns.get_mut(conn.0).map(|c| c.parked.swap_remove(i));
+                }
+            }
             session_setup::emit_error(out)
         } else {
             match p.waiting {
@@ -858,7 +922,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 Waiting::Notify { .. } => self.emit_notify(&p, out),
                 Waiting::Break { .. } => {
                     let (st, len) =
-                        self.rerun_parked(conn.0, p.async_id, p.session, p.session_id, out);
+                        self.rerun_parked(conn.0, p.async_id, &mut chain, &mut parked, out);
                     if st == NtStatus::PENDING {
                         // Parked again behind another holder; the client keeps waiting.
                         return Some(0);
@@ -886,11 +950,38 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             fl |= flags::SIGNED;
         }
         h.set_flags(fl);
-        if sign {
-            if let Some(signer) = self.sessions.get(p.session).and_then(|s| s.signer.as_ref()) {
-                signer.sign(&mut out[..len]);
+        let len = match parked {
+            Some(mut pk) if pk.bytes.len() > pk.create_len && chain.rest_parked.is_none() => {
+                if status.is_error() {
+                    // The rest of the compound fails with the CREATE's status, as it would
+                    // have had the CREATE not waited ([MS-SMB2] 3.3.5.2.7.2).
+                    chain.create_error = Some(status);
+                }
+                // Pad the CREATE response and run the rest after it; `run_chain` links and
+                // signs every element.
+                let aligned = crate::align8(len);
+                let room = out.len();
+                if aligned > room {
+                    return Some(0);
+                }
+                out[len..aligned].fill(0);
+                let rest = &mut pk.bytes[pk.create_len..];
+                match self.run_chain(conn, rest, out, &mut chain, aligned, Some(0)) {
+                    Ok(n) => n,
+                    Err(_) => return Some(0),
+                }
             }
-        }
+            _ => {
+                if sign {
+                    if let Some(signer) =
+                        self.sessions.get(p.session).and_then(|s| s.signer.as_ref())
+                    {
+                        signer.sign(&mut out[..len]);
+                    }
+                }
+                len
+            }
+        };
         if p.encrypted {
             if !signer_ok {
                 return Some(0);
@@ -930,4 +1021,13 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         }
         self.trees.remove(th);
     }
+}
+
+/// Index of the CREATE parked as `async_id` on connection `conn`.
+fn c_parked_index(conns: &Table<'_, Conn>, conn: Handle, async_id: u64) -> Option<usize> {
+    conns
+        .get(conn)?
+        .parked
+        .iter()
+        .position(|p| p.async_id == async_id)
 }

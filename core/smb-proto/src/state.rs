@@ -71,15 +71,20 @@ pub enum Waiting {
     Break { holder: Handle, deadline: u64 },
 }
 
-/// Longest CREATE request kept while it waits for an oplock break.
+/// Longest CREATE request, with the compound elements after it, kept while it waits for an
+/// oplock break.
 pub const PARKED_CAP: usize = 4096;
 
-/// A CREATE request waiting for an oplock break, kept to be run again.
+/// A CREATE request waiting for an oplock break, kept to be run again. A CREATE in the middle
+/// of a compound keeps the elements after it too: they run once it finishes
+/// ([MS-SMB2] 3.3.5.2.7, product behavior note on async CREATE in a compound).
 #[derive(Debug, Clone)]
 pub struct Parked {
     pub async_id: u64,
     pub tree: Handle,
+    /// The CREATE (`..create_len`), then the rest of its compound.
     pub bytes: heapless::Vec<u8, PARKED_CAP>,
+    pub create_len: usize,
 }
 
 /// An oplock break notification to send ([MS-SMB2] 2.2.23.1).

@@ -121,3 +121,52 @@ fn an_unanswered_break_times_out() {
         NtStatus::SUCCESS
     );
 }
+
+#[test]
+fn a_create_in_a_compound_waits_for_the_break_and_the_rest_runs_after_it() {
+    // smbtorture compound.compound-break: CREATE + related QUERY_INFO + CLOSE while another
+    // open holds a batch oplock. The CREATE goes async alone; once the holder acknowledges,
+    // the CREATE's final response and the rest of the chain (using its handle) follow.
+    const REL: FileId = FileId::RELATED;
+
+    let ts = TestServer::new();
+    let mut a = logged_in(&ts);
+    let mut c = Create::new("pptx");
+    c.oplock = BATCH;
+    let r = a.create_with(&c);
+    let fid = r.file_id();
+    let mut b = logged_in(&ts);
+    let msgs = b.compound(&[
+        Create::new("pptx").req(),
+        Req::query_info(REL, 1, 0x16, 0x1000, 0, &[]).related(),
+        Req::close(REL, 0).related(),
+    ]);
+    assert_eq!(
+        msgs.len(),
+        1,
+        "only the interim CREATE response goes out now"
+    );
+    assert_eq!(msgs[0].status(), NtStatus::PENDING);
+    let mut tx = vec![0u8; 1 << 17];
+    assert!(ts.with(|s| s.poll_transmit(1, a.conn, &mut tx)).is_some());
+    a.send(ack(fid)).expect(NtStatus::SUCCESS);
+    let n = ts
+        .with(|s| s.poll_transmit(2, b.conn, &mut tx))
+        .expect("create completes");
+    let rest = smb_testkit::client::split_chain(&tx[4..n]).unwrap();
+    assert_eq!(
+        rest.iter()
+            .map(|m| (m.command(), m.status()))
+            .collect::<Vec<_>>(),
+        [
+            (Command::CREATE, NtStatus::SUCCESS),
+            (Command::QUERY_INFO, NtStatus::SUCCESS),
+            (Command::CLOSE, NtStatus::SUCCESS),
+        ]
+    );
+    assert!(Header::new_checked(&rest[0].bytes[..]).unwrap().is_async());
+    // Only the holder's open is left; the chain closed the one it made.
+    assert_eq!(ts.counts()[3], 1);
+    // The connection keeps working after the chain (its message ids were consumed in order).
+    b.send(Req::empty(Command::ECHO)).expect(NtStatus::SUCCESS);
+}

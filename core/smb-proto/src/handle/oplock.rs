@@ -9,7 +9,7 @@ use smb_wire::{transport, FileId, NtStatus};
 
 use crate::policy::Policy;
 use crate::server::{Chain, HResult, Reply, Server};
-use crate::state::{BreakNotice, Parked, Waiting};
+use crate::state::{BreakNotice, Parked, Waiting, PARKED_CAP};
 use crate::table::Handle;
 use crate::vfs::{ShareId, Vfs};
 
@@ -46,7 +46,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
     ) -> HResult {
         let conn = chain.conn.ok_or(NtStatus::INTERNAL_ERROR)?;
         let mut bytes = heapless::Vec::new();
-        if bytes.extend_from_slice(msg).is_err() {
+        // The rest of a compound waits with the CREATE: it must fit too.
+        if msg.len() + chain.rest_len * usize::from(chain.in_middle) > PARKED_CAP
+            || bytes.extend_from_slice(msg).is_err()
+        {
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         }
         if self
@@ -83,14 +86,27 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             let _ = c.parked.push(Parked {
                 async_id: id,
                 tree: th,
+                create_len: bytes.len(),
                 bytes,
             });
         }
         chain.async_id = Some(id);
+        chain.rest_parked = chain.in_middle.then_some(id);
         Ok(Reply {
             status: NtStatus::PENDING,
             len: smb_wire::session_setup::emit_error(out),
         })
+    }
+
+    /// Stores the rest of a compound with the CREATE parked as `async_id` (it was checked to
+    /// fit when the CREATE parked).
+    pub(crate) fn park_rest(&mut self, conn: Handle, async_id: u64, rest: &[u8]) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        if let Some(p) = c.parked.iter_mut().find(|p| p.async_id == async_id) {
+            let _ = p.bytes.extend_from_slice(rest);
+        }
     }
 
     /// Lets every CREATE waiting on `holder` run again.
@@ -217,12 +233,15 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
 
     /// Runs a parked CREATE again (its holder broke or timed out); writes the final async
     /// response. Returns the response length inside `out`.
+    ///
+    /// `chain` comes back as the CREATE left it; `parked` holds the rest of its compound,
+    /// which the caller runs after it (see [`Parked`]).
     pub(crate) fn rerun_parked(
         &mut self,
         conn: Handle,
         async_id: u64,
-        session: Handle,
-        session_id: u64,
+        chain: &mut Chain,
+        parked: &mut Option<Parked>,
         out: &mut [u8],
     ) -> (NtStatus, usize) {
         let Some(c) = self.conns.get_mut(conn) else {
@@ -234,22 +253,29 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 smb_wire::session_setup::emit_error(out),
             );
         };
-        let parked = c.parked.swap_remove(i);
-        let mut chain = Chain {
-            conn: Some(conn),
-            session: Some(session),
-            session_id,
-            tree: Some(parked.tree),
-            reuse_async_id: Some(async_id),
-            ..Chain::default()
+        let p = parked.insert(c.parked.swap_remove(i));
+        let (Some(session), tree) = (chain.session, p.tree) else {
+            return (NtStatus::INTERNAL_ERROR, 0);
         };
-        if self.trees.get(parked.tree).is_none() {
+        chain.conn = Some(conn);
+        chain.tree = Some(tree);
+        chain.reuse_async_id = Some(async_id);
+        let create_len = p.create_len.min(p.bytes.len());
+        chain.rest_len = p.bytes.len() - create_len;
+        chain.in_middle = chain.rest_len > 0;
+        if self.trees.get(tree).is_none() {
             return (
                 NtStatus::NETWORK_NAME_DELETED,
                 smb_wire::session_setup::emit_error(out),
             );
         }
-        match self.create(&parked.bytes, out, session, parked.tree, &mut chain) {
+        let res = self.create(&p.bytes[..create_len], out, session, tree, chain);
+        if chain.rest_parked.is_some() {
+            // Parked again behind another holder: the rest of the compound waits with it.
+            let rest = &p.bytes[create_len..];
+            self.park_rest(conn, async_id, rest);
+        }
+        match res {
             Ok(r) => (r.status, r.len),
             Err(st) => (st, smb_wire::session_setup::emit_error(out)),
         }
