@@ -194,6 +194,11 @@ pub trait AccountStore {
     fn domain_sid(&self) -> Option<[u32; 3]> {
         None
     }
+    /// The groups the user belongs to (for `valid users = @group`); the smbpasswd format
+    /// has none.
+    fn user_groups(&self, _user: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Checks an account name: 1 to 64 characters, no `:` or control characters,
@@ -1768,6 +1773,10 @@ impl TdbAccounts {
 impl AccountStore for TdbAccounts {
     fn domain_sid(&self) -> Option<[u32; 3]> {
         TdbAccounts::domain_sid(self)
+    }
+
+    fn user_groups(&self, user: &str) -> Vec<String> {
+        TdbAccounts::user_groups(self, user)
     }
 
     fn list(&self) -> Vec<Account> {

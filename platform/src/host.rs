@@ -53,8 +53,25 @@ impl HostPolicy {
     }
 }
 
-fn listed(list: &[String], user: &str) -> bool {
-    list.iter().any(|u| u.eq_ignore_ascii_case(user))
+/// Whether `user` is in a `valid users`-style list: by name, or through an `@group`
+/// (`+group`, `&group` too, as Samba writes them) of the account database. The user's groups
+/// are looked up only when the list names a group.
+fn listed(list: &[String], user: &str, groups: impl FnOnce() -> Vec<String>) -> bool {
+    let is_group = |e: &str| e.starts_with(['@', '+', '&']);
+    if list
+        .iter()
+        .any(|e| !is_group(e) && e.eq_ignore_ascii_case(user))
+    {
+        return true;
+    }
+    if !list.iter().any(|e| is_group(e)) {
+        return false;
+    }
+    let mine = groups();
+    list.iter().filter(|e| is_group(e)).any(|e| {
+        let g = e.trim_start_matches(['@', '+', '&']);
+        mine.iter().any(|m| m.eq_ignore_ascii_case(g))
+    })
 }
 
 impl Policy for HostPolicy {
@@ -86,8 +103,9 @@ impl Policy for HostPolicy {
         };
         match who {
             Principal::User(u) => {
-                !listed(&s.invalid_users, u)
-                    && (s.valid_users.is_empty() || listed(&s.valid_users, u))
+                let groups = || self.accounts.user_groups(u);
+                !listed(&s.invalid_users, u, groups)
+                    && (s.valid_users.is_empty() || listed(&s.valid_users, u, groups))
             }
             Principal::Guest | Principal::Anonymous => s.guest_ok && s.valid_users.is_empty(),
         }
@@ -156,5 +174,32 @@ pub fn encrypt_policy(e: smbed_config::Encrypt) -> EncryptPolicy {
         smbed_config::Encrypt::Off | smbed_config::Encrypt::IfRequired => EncryptPolicy::Off,
         smbed_config::Encrypt::Desired => EncryptPolicy::Desired,
         smbed_config::Encrypt::Required => EncryptPolicy::Required,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed;
+
+    fn l(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn users_and_groups_in_access_lists() {
+        let staff = || vec!["Staff".to_owned()];
+        let none = Vec::new;
+        assert!(listed(&l(&["alice"]), "ALICE", none));
+        assert!(!listed(&l(&["alice"]), "bob", staff));
+        for g in ["@staff", "+STAFF", "&staff"] {
+            assert!(listed(&l(&["bob", g]), "carol", staff), "{g}");
+            assert!(!listed(&l(&[g]), "carol", none), "{g}");
+        }
+        // A group named like the user is not the user, and '@' alone names nothing.
+        assert!(!listed(&l(&["@carol", "@"]), "carol", none));
+        // The groups are looked up only when the list names one.
+        assert!(!listed(&l(&["alice"]), "bob", || -> Vec<String> {
+            panic!("looked up")
+        }));
     }
 }

@@ -1,6 +1,7 @@
 //! `smbed`: an SMB3 file server for small ARM NAS boards.
 //!
-//! Commands: `serve`, `testparm`, `user add|del|passwd|list`. See README.md.
+//! Commands: `serve`, `testparm`, `user add|del|passwd|list`,
+//! `group add|del|addmem|delmem|list`, `tdb ...`. See README.md.
 
 mod accounts;
 mod driver;
@@ -23,7 +24,10 @@ const USAGE: &str = "usage:
   smbed user add NAME [--config FILE]  add a user; the password is read from stdin
   smbed user passwd NAME [--config F]  set a user's password (read from stdin)
   smbed user del NAME [--config FILE]  delete a user
-  smbed user list [--config FILE]      list users
+    smbed user list [--config FILE]      list users
+  smbed group add|del NAME             add or delete a group (for `valid users = @NAME`)
+  smbed group addmem|delmem GROUP USER add a user to a group, or remove it
+  smbed group list                     list groups and their members
   smbed tdb check|dump|stats|compact DIR, smbed tdb backup DIR DEST   tdb store tools
   smbed --version
 
@@ -95,6 +99,7 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
+        ["group", rest @ ..] => group_cmd(cfg_path.as_deref(), rest),
         ["tdb", rest @ ..] => tdb_cli::run(rest),
         ["--version"] | ["version"] => {
             println!("smbed {}", env!("CARGO_PKG_VERSION"));
@@ -157,6 +162,39 @@ fn user_set(cfg_path: Option<&Path>, name: &str, add: bool) -> Result<(), String
     } else {
         store.set_hash(name, hash).map_err(|e| e.to_string())?;
         println!("password changed for {name}");
+    }
+    Ok(())
+}
+
+/// `smbed group ...`: groups of the account database (for `valid users = @group`).
+fn group_cmd(cfg_path: Option<&Path>, args: &[&str]) -> Result<(), String> {
+    let (cfg, _) = load_config(cfg_path)?;
+    let mut store = open_accounts(&cfg)?;
+    let e = |e: accounts::AccountError| e.to_string();
+    match args {
+        ["add", name] => {
+            let g = store.add_group(name, None).map_err(e)?;
+            println!("added group {} (rid {})", g.name, g.rid);
+        }
+        ["del", name] => {
+            store.delete_group(name).map_err(e)?;
+            println!("deleted group {name}");
+        }
+        ["addmem", group, user] => {
+            store.add_member(group, user).map_err(e)?;
+            println!("{user} is a member of {group}");
+        }
+        ["delmem", group, user] => {
+            store.remove_member(group, user).map_err(e)?;
+            println!("{user} is no longer a member of {group}");
+        }
+        ["list"] => {
+            for g in store.groups() {
+                let members = store.members(&g.name).map_err(e)?;
+                println!("{}:{}", g.name, members.join(","));
+            }
+        }
+        _ => return Err(format!("unknown group command\n{USAGE}")),
     }
     Ok(())
 }
