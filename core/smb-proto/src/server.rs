@@ -784,6 +784,22 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         }
     }
 
+    /// Adds an open to the table; its FileId (persistent = volatile = the table handle) becomes
+    /// the chain's current file. `None` when the table is full.
+    pub(crate) fn insert_open(&mut self, o: Open, chain: &mut Chain) -> Option<(Handle, FileId)> {
+        let oh = self.opens.insert(o).ok()?;
+        let v = oh.to_u64();
+        let fid = FileId {
+            persistent: v,
+            volatile: v,
+        };
+        if let Some(o) = self.opens.get_mut(oh) {
+            o.file_id = fid;
+        }
+        chain.file_id = Some(fid);
+        Some((oh, fid))
+    }
+
     /// Parks the request being handled as pending; returns its AsyncId.
     pub(crate) fn park(
         &mut self,

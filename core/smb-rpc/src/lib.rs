@@ -3,7 +3,7 @@
 //! NetrShareGetInfo, NetrServerGetInfo) and wkssvc ([MS-WKST]: NetrWkstaGetInfo).
 //! That is what `smbclient -L` and Windows Explorer ask for when they open `\\server`.
 //!
-//! `no_std`, no allocation, no dependencies. The SMB engine owns one [`Pipe`] per open pipe
+//! `no_std`, no allocation; depends only on smb-wire. The SMB engine owns one [`Pipe`] per open pipe
 //! handle on IPC$ and feeds it the bytes of WRITE, READ and FSCTL_PIPE_TRANSCEIVE; the host
 //! answers questions about shares through [`ShareSource`].
 //!
@@ -52,9 +52,6 @@
 
 #[cfg(test)]
 extern crate std;
-
-#[macro_use]
-mod macros;
 
 pub mod ndr;
 pub mod pdu;

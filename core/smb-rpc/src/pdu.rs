@@ -5,6 +5,7 @@
 //! emit is little-endian with `drep = 10 00 00 00` and version 5.0, as Windows and Samba do.
 
 use core::fmt;
+use smb_wire::open_enum;
 
 use crate::ndr::{u16_from, u32_from};
 

@@ -454,19 +454,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         };
         let mut o = o;
         o.oplock = oplock_granted;
-        let Ok(oh) = self.opens.insert(o) else {
+        let Some((_, fid)) = self.insert_open(o, chain) else {
             self.vfs.close(node);
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         };
-        let v = oh.to_u64();
-        let fid = FileId {
-            persistent: v,
-            volatile: v,
-        };
-        if let Some(o) = self.opens.get_mut(oh) {
-            o.file_id = fid;
-        }
-        chain.file_id = Some(fid);
         match action {
             CreateAction::Created => {
                 self.notify_change(share.id, p, notify::action::ADDED, info.is_directory, None)

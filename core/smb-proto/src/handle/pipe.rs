@@ -100,19 +100,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             breaking: false,
             pipe: Some(ph),
         };
-        let Ok(oh) = self.opens.insert(o) else {
+        let Some((_, fid)) = self.insert_open(o, chain) else {
             self.pipes.remove(ph);
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         };
-        let v = oh.to_u64();
-        let fid = FileId {
-            persistent: v,
-            volatile: v,
-        };
-        if let Some(o) = self.opens.get_mut(oh) {
-            o.file_id = fid;
-        }
-        chain.file_id = Some(fid);
         let len = create::ResponseRepr {
             create_action: 1,
             file_attributes: crate::vfs::attr::NORMAL,
