@@ -222,6 +222,13 @@ pub trait Vfs {
     /// last opened or renamed.
     fn path(&self, node: NodeId) -> &str;
 
+    /// The name of the named stream the node is open on, as stored (its case kept); `None` for
+    /// the file's own data.
+    fn stream_name(&self, node: NodeId) -> Option<&str> {
+        let _ = node;
+        None
+    }
+
     /// Volume information for the share.
     fn fs_info(&mut self, share: ShareId) -> Result<FsInfo, NtStatus>;
 

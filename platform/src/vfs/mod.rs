@@ -986,6 +986,11 @@ impl Vfs for PosixVfs {
         self.node(node).map_or("", |(n, _)| n.path.as_str())
     }
 
+    fn stream_name(&self, node: NodeId) -> Option<&str> {
+        let (n, _) = self.node(node).ok()?;
+        n.stream.as_deref().and_then(stream::name_of)
+    }
+
     fn fs_info(&mut self, share: ShareId) -> Result<FsInfo, NtStatus> {
         let si = self.share_index(share)?;
         let root = self.shares[si].root.as_fd();
@@ -1039,9 +1044,11 @@ impl Vfs for PosixVfs {
             allocation_size: 0,
         };
         let (node, _, _) = self.open(share, path, &base)?;
-        let xn = stream::xname(name);
         let r = (|| {
             let (_, fd) = self.node(node)?;
+            // Stream names compare case-insensitively, as on Windows; they keep the case they
+            // were created with.
+            let xn = stream::resolve(fd, name)?;
             let exists = stream::size(fd, &xn)?;
             let action = match (args.disposition, exists) {
                 (Disposition::Open | Disposition::Overwrite, None) => {
@@ -1056,9 +1063,9 @@ impl Vfs for PosixVfs {
             if action != CreateAction::Opened {
                 stream::set(fd, &xn, b"")?;
             }
-            Ok(action)
+            Ok((action, xn))
         })();
-        let action = match r {
+        let (action, xn) = match r {
             Ok(a) => a,
             Err(e) => {
                 self.close(node);

@@ -21,6 +21,27 @@ pub fn xname(name: &str) -> String {
     format!("{PREFIX}{name}{SUFFIX}")
 }
 
+/// The stream name an xattr name (from [`xname`]) holds.
+pub fn name_of(xattr: &str) -> Option<&str> {
+    xattr.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)
+}
+
+/// The xattr name of the stream `name` names: an existing stream whose name matches
+/// case-insensitively (Windows semantics), else `name` as spelled.
+pub fn resolve(fd: BorrowedFd<'_>, name: &str) -> Result<String, NtStatus> {
+    let exact = xname(name);
+    if size(fd, &exact)?.is_some() {
+        return Ok(exact);
+    }
+    let mut found = None;
+    list(fd, &mut |n, _| {
+        if found.is_none() && smb_proto::path::eq_ignore_case(n, name) {
+            found = Some(xname(n));
+        }
+    })?;
+    Ok(found.unwrap_or(exact))
+}
+
 fn map(e: Errno) -> NtStatus {
     match e {
         Errno::NOSPC | Errno::TOOBIG | Errno::RANGE => NtStatus::DISK_FULL,

@@ -1228,6 +1228,21 @@ fn named_streams_in_xattrs() {
     assert_eq!(v.read(s, 0, &mut buf).unwrap(), 7);
     assert_eq!(&buf[..7], b"\0\0hello");
     assert_eq!(v.stat(s).unwrap().end_of_file, 7);
+    assert_eq!(v.stream_name(s), Some("meta"));
+    assert_eq!(v.stream_name(base), None);
+    // Stream names match case-insensitively and keep the case they were created with.
+    let (s_upper, action, info) = v
+        .open_stream(
+            ShareId(0),
+            "f.txt",
+            "META",
+            &args(Disposition::OpenIf, Want::Any, false),
+        )
+        .unwrap();
+    assert_eq!(action, CreateAction::Opened);
+    assert_eq!(info.end_of_file, 7);
+    assert_eq!(v.stream_name(s_upper), Some("meta"));
+    v.close(s_upper);
     // The file's own data is untouched and the stream is listed with its size.
     assert_eq!(v.stat(base).unwrap().end_of_file, 9);
     let mut seen = Vec::new();

@@ -364,14 +364,24 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         if dialect < smb_wire::ids::dialect::SMB3_11 {
                             return Err(NtStatus::NOT_SUPPORTED);
                         }
+                        // A named stream's handle names the stream too ("dir\\file:name").
                         let p = self.vfs.path(node);
                         let mut tmp2 = [0u8; path::MAX_PATH];
-                        let n = p.len().min(tmp2.len());
+                        let mut n = p.len().min(tmp2.len());
                         tmp2[..n].copy_from_slice(&p.as_bytes()[..n]);
                         for b in tmp2[..n].iter_mut() {
                             if *b == b'/' {
                                 *b = b'\\';
                             }
+                        }
+                        if let Some(s) = self.vfs.stream_name(node) {
+                            let end = n + 1 + s.len();
+                            if end > tmp2.len() {
+                                return Err(NtStatus::NAME_TOO_LONG);
+                            }
+                            tmp2[n] = b':';
+                            tmp2[n + 1..end].copy_from_slice(s.as_bytes());
+                            n = end;
                         }
                         let p = core::str::from_utf8(&tmp2[..n]).unwrap_or("");
                         name_info_plain_long(region, p)?
