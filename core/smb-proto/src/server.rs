@@ -369,8 +369,13 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             }
             if let Some(id) = chain.rest_parked {
                 // A CREATE went async waiting for an oplock break: the rest of the chain
-                // waits with it (handled when it finishes).
-                self.park_rest(conn.0, id, &rx[off + msg_len..]);
+                // waits with it (handled when it finishes). It is checked now, so that a
+                // malformed chain ends the connection here rather than later.
+                let rest = &rx[off + msg_len..];
+                if !chain_well_formed(rest) {
+                    return Err(Disconnect("bad NextCommand"));
+                }
+                self.park_rest(conn.0, id, rest);
                 break;
             }
             if next == 0 {
@@ -1036,6 +1041,26 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             }
         }
         self.trees.remove(th);
+    }
+}
+
+/// Whether `rx` is a sequence of SMB2 headers linked by valid NextCommand offsets (the
+/// checks [`Server::run_chain`] makes as it goes).
+fn chain_well_formed(rx: &[u8]) -> bool {
+    let mut off = 0usize;
+    loop {
+        let rest = &rx[off..];
+        let Ok(h) = Header::new_checked(rest) else {
+            return false;
+        };
+        let next = h.next_command() as usize;
+        if next == 0 {
+            return true;
+        }
+        if !next.is_multiple_of(8) || next < HEADER_LEN || next > rest.len() {
+            return false;
+        }
+        off += next;
     }
 }
 

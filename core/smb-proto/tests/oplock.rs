@@ -170,3 +170,23 @@ fn a_create_in_a_compound_waits_for_the_break_and_the_rest_runs_after_it() {
     // The connection keeps working after the chain (its message ids were consumed in order).
     b.send(Req::empty(Command::ECHO)).expect(NtStatus::SUCCESS);
 }
+
+#[test]
+fn a_malformed_rest_behind_a_waiting_create_ends_the_connection_at_once() {
+    // The rest of a compound kept with a waiting CREATE is checked when the CREATE parks: a
+    // bad NextCommand there disconnects now instead of leaving the client waiting.
+    let ts = TestServer::new();
+    let mut a = logged_in(&ts);
+    let mut c = Create::new("held");
+    c.oplock = BATCH;
+    a.create_with(&c).expect(NtStatus::SUCCESS);
+    let mut b = logged_in(&ts);
+    let mut frame = b.build(&[
+        Create::new("held").req(),
+        Req::query_info(FileId::RELATED, 1, 0x16, 0x1000, 0, &[]).related(),
+        Req::close(FileId::RELATED, 0).related(),
+    ]);
+    let second = u32::from_le_bytes(frame[20..24].try_into().unwrap()) as usize;
+    frame[second + 20..second + 24].copy_from_slice(&3u32.to_le_bytes());
+    assert!(b.send_frame(&frame).is_err(), "disconnected");
+}
