@@ -327,20 +327,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         let mut off = 0usize;
         let mut first = prev_out.is_none();
         loop {
-            let (next, msg_len, is_related) = {
-                let rest = &rx[off..];
-                let h = Header::new_checked(rest).map_err(|_| Disconnect("bad SMB2 header"))?;
-                let next = h.next_command() as usize;
-                let msg_len = if next == 0 {
-                    rest.len()
-                } else {
-                    if !next.is_multiple_of(8) || next < HEADER_LEN || next > rest.len() {
-                        return Err(Disconnect("bad NextCommand"));
-                    }
-                    next
-                };
-                (next, msg_len, h.is_related())
-            };
+            let (next, msg_len, is_related) = chain_element(&rx[off..])?;
             chain.rest_len = rx.len() - off - msg_len;
             let msg = &mut rx[off..off + msg_len];
             let out_room = out.len().saturating_sub(out_off);
@@ -372,9 +359,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 // waits with it (handled when it finishes). It is checked now, so that a
                 // malformed chain ends the connection here rather than later.
                 let rest = &rx[off + msg_len..];
-                if !chain_well_formed(rest) {
-                    return Err(Disconnect("bad NextCommand"));
-                }
+                check_chain(rest)?;
                 self.park_rest(conn.0, id, rest);
                 break;
             }
@@ -1044,23 +1029,31 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
     }
 }
 
-/// Whether `rx` is a sequence of SMB2 headers linked by valid NextCommand offsets (the
-/// checks [`Server::run_chain`] makes as it goes).
-fn chain_well_formed(rx: &[u8]) -> bool {
+/// The compound element at the start of `rest`: its NextCommand, its length and whether it
+/// is related ([MS-SMB2] 3.3.5.2.7: NextCommand is 8-aligned and inside the frame).
+fn chain_element(rest: &[u8]) -> Result<(usize, usize, bool), Disconnect> {
+    let h = Header::new_checked(rest).map_err(|_| Disconnect("bad SMB2 header"))?;
+    let next = h.next_command() as usize;
+    let msg_len = if next == 0 {
+        rest.len()
+    } else {
+        if !next.is_multiple_of(8) || next < HEADER_LEN || next > rest.len() {
+            return Err(Disconnect("bad NextCommand"));
+        }
+        next
+    };
+    Ok((next, msg_len, h.is_related()))
+}
+
+/// Checks every element of the chain `rx` the way [`Server::run_chain`] will.
+fn check_chain(rx: &[u8]) -> Result<(), Disconnect> {
     let mut off = 0usize;
     loop {
-        let rest = &rx[off..];
-        let Ok(h) = Header::new_checked(rest) else {
-            return false;
-        };
-        let next = h.next_command() as usize;
+        let (next, msg_len, _) = chain_element(&rx[off..])?;
         if next == 0 {
-            return true;
+            return Ok(());
         }
-        if !next.is_multiple_of(8) || next < HEADER_LEN || next > rest.len() {
-            return false;
-        }
-        off += next;
+        off += msg_len;
     }
 }
 
