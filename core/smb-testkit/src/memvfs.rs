@@ -229,34 +229,7 @@ impl MemVfs {
     }
 
     fn info_of(&self, ino: u64) -> FileInfo {
-        let i = self.inode(ino);
-        let (is_dir, eof) = match &i.kind {
-            Kind::File(d) => (false, d.len() as u64),
-            Kind::Dir(_) => (true, 0),
-        };
-        let mut attributes = i.attributes;
-        if is_dir {
-            attributes |= attr::DIRECTORY;
-        }
-        if attributes == 0 {
-            attributes = attr::NORMAL;
-        }
-        FileInfo {
-            creation_time: i.creation_time,
-            last_access_time: i.last_access_time,
-            last_write_time: i.last_write_time,
-            change_time: i.change_time,
-            end_of_file: eof,
-            allocation_size: if is_dir {
-                0
-            } else {
-                eof.div_ceil(BLOCK).max(i.allocation.div_ceil(BLOCK)) * BLOCK
-            },
-            attributes,
-            file_id: ino,
-            links: i.links,
-            is_directory: is_dir,
-        }
+        info_from(&self.inodes, ino)
     }
 
     /// Resolves `path` in `share`: `Ok(ino)`, or the Windows status for a missing name.
@@ -980,11 +953,13 @@ fn copy_sd(sd: &[u8], out: &mut [u8]) -> Result<usize, NtStatus> {
     Ok(sd.len())
 }
 
-/// `info_of` for a split borrow of the inode table (inside `read_dir`).
+/// A node's `FileInfo`, from the inode table alone (so `read_dir` can use it under a split
+/// borrow).
 fn info_from(inodes: &[Option<Inode>], ino: u64) -> FileInfo {
-    let i = inodes[ino as usize]
-        .as_ref()
-        .expect("MemVfs: dangling directory entry");
+    let i = inodes
+        .get(ino as usize)
+        .and_then(Option::as_ref)
+        .unwrap_or_else(|| panic!("MemVfs: inode {ino} does not exist (harness bug)"));
     let (is_dir, eof) = match &i.kind {
         Kind::File(d) => (false, d.len() as u64),
         Kind::Dir(_) => (true, 0),

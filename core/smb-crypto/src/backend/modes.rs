@@ -87,6 +87,25 @@ fn gcm_lengths(aad_len: usize, text_len: usize) -> [u8; 16] {
 /// The maximum GCM plaintext: 2^32 - 2 blocks.
 const GCM_MAX: u64 = ((1 << 32) - 2) * 16;
 
+/// GCM set-up for a 96-bit nonce ([NIST SP 800-38D] 7.1): E(K, J0) for the tag, the first data
+/// counter (J0 + 1) and GHASH over the padded AAD.
+fn gcm_start<K: Kernel + ?Sized>(
+    k: &K,
+    nonce: &[u8; 12],
+    aad: &[u8],
+) -> ([u8; 16], [u8; 16], [u8; 16]) {
+    let mut j0 = [0u8; 16];
+    j0[..12].copy_from_slice(nonce);
+    j0[15] = 1;
+    let mut ek0 = j0;
+    k.encrypt_block(&mut ek0);
+    let mut ctr = j0;
+    ctr[15] = 2;
+    let mut y = [0u8; 16];
+    ghash_padded(k, &mut y, aad);
+    (ek0, ctr, y)
+}
+
 /// GCM with a 96-bit nonce, encrypting `data` in place; `None` if `data` is too long.
 pub(crate) fn gcm_seal<K: Kernel + ?Sized>(
     k: &K,
@@ -97,15 +116,7 @@ pub(crate) fn gcm_seal<K: Kernel + ?Sized>(
     if data.len() as u64 > GCM_MAX {
         return None;
     }
-    let mut j0 = [0u8; 16];
-    j0[..12].copy_from_slice(nonce);
-    j0[15] = 1;
-    let mut ek0 = j0;
-    k.encrypt_block(&mut ek0);
-    let mut ctr = j0;
-    ctr[15] = 2;
-    let mut y = [0u8; 16];
-    ghash_padded(k, &mut y, aad);
+    let (ek0, mut ctr, mut y) = gcm_start(k, nonce, aad);
     let full = data.len() / 16 * 16;
     let (body, tail) = data.split_at_mut(full);
     k.gcm_encrypt(&mut ctr, &mut y, body);
@@ -129,15 +140,7 @@ pub(crate) fn gcm_open<K: Kernel + ?Sized>(
     if data.len() as u64 > GCM_MAX {
         return false;
     }
-    let mut j0 = [0u8; 16];
-    j0[..12].copy_from_slice(nonce);
-    j0[15] = 1;
-    let mut ek0 = j0;
-    k.encrypt_block(&mut ek0);
-    let mut ctr = j0;
-    ctr[15] = 2;
-    let mut y = [0u8; 16];
-    ghash_padded(k, &mut y, aad);
+    let (ek0, mut ctr, mut y) = gcm_start(k, nonce, aad);
     let full = data.len() / 16 * 16;
     let (body, tail) = data.split_at_mut(full);
     k.gcm_decrypt(&mut ctr, &mut y, body);
