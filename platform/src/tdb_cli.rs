@@ -116,8 +116,13 @@ pub fn stats(dir: &Path, out: &mut dyn Write) -> Result<(), String> {
     wr(writeln!(out, "store: {}", dir.display()))?;
     wr(writeln!(
         out,
-        "segments: {} live ({} files), segment size {}, block size {}",
+        "segments: {} live, {} spare ({} files), segment size {}, block size {}",
         s.segments,
+        report
+            .segments
+            .iter()
+            .filter(|r| r.status == SegmentStatus::Spare)
+            .count(),
         report.segments.len(),
         geometry.0,
         geometry.1

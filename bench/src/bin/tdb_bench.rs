@@ -5,9 +5,11 @@
 //! tdb-bench batch DIR N R         R batches of N puts, each one durable commit
 //! tdb-bench concurrent DIR T M    T threads, M durable puts each, all at once
 //! tdb-bench get DIR K G           K keys loaded, then G random gets
-//! tdb-bench amortized N           N durable single puts on MemStorage: the store's
-//!                                 own write and sync counts, including segment
-//!                                 creation (zero fill), rollover and compaction
+//! tdb-bench amortized N           2 x N durable single puts on MemStorage: the
+//!                                 store's own write and sync counts, including
+//!                                 segment creation (zero fill or reuse), rollover
+//!                                 and compaction, for the first N (new store) and
+//!                                 the next N (steady state)
 //! ```
 //!
 //! Keys are 24 bytes, values 200 bytes (`bench/tdb_samba_bench.c` uses the same).
@@ -297,41 +299,57 @@ fn amortized(n: u64) -> Result<(), String> {
     o.lazy_flush_interval = None;
     let store = Store::open(tdb::MemStorage::new(), o).map_err(e)?;
     let t = store.table("bench").map_err(e)?;
+    // Overwrite a working set of 1,000 keys, so compaction has garbage to drop.
+    let mut i = 0u64;
+    let mut run = |count: u64| -> Result<(), String> {
+        for _ in 0..count {
+            store
+                .put(t, &key(i % 1000), &value(i), Durability::Immediate)
+                .map_err(e)?;
+            i += 1;
+        }
+        Ok(())
+    };
+    // Phase 1: N commits from a new store (its first segments are new,
+    // zero-filled files). Phase 2: N more, the steady state of a long-running
+    // store, where compaction's retired segments are reused.
     let s0 = store.stats();
-    for i in 0..n {
-        // Overwrite a working set of 1,000 keys, so compaction has garbage to drop.
-        let id = i % 1000;
-        store
-            .put(t, &key(id), &value(i), Durability::Immediate)
-            .map_err(e)?;
-    }
+    run(n)?;
     let s1 = store.stats();
-    let per = |a: u64, b: u64| (b - a) as f64 / n as f64;
+    run(n)?;
+    let s2 = store.stats();
     println!("amort_n={n}");
-    println!(
-        "amort_bytes_per_commit={:.0}",
-        per(
-            s0.bytes_written + s0.zero_fill_bytes,
-            s1.bytes_written + s1.zero_fill_bytes
-        )
-    );
-    println!(
-        "amort_record_bytes_per_commit={:.0}",
-        per(s0.bytes_written, s1.bytes_written)
-    );
-    println!(
-        "amort_zero_fill_bytes_per_commit={:.0}",
-        per(s0.zero_fill_bytes, s1.zero_fill_bytes)
-    );
-    println!(
-        "amort_flushes_per_commit={:.4}",
-        per(s0.flushes, s1.flushes)
-    );
-    println!(
-        "amort_dir_syncs_per_commit={:.4}",
-        per(s0.dir_syncs, s1.dir_syncs)
-    );
-    println!("amort_compactions={}", s1.compactions - s0.compactions);
+    for (prefix, a, b) in [("amort", &s0, &s1), ("steady", &s1, &s2)] {
+        let per = |x: u64, y: u64| (y - x) as f64 / n as f64;
+        println!(
+            "{prefix}_bytes_per_commit={:.0}",
+            per(
+                a.bytes_written + a.zero_fill_bytes,
+                b.bytes_written + b.zero_fill_bytes
+            )
+        );
+        println!(
+            "{prefix}_record_bytes_per_commit={:.0}",
+            per(a.bytes_written, b.bytes_written)
+        );
+        println!(
+            "{prefix}_zero_fill_bytes_per_commit={:.0}",
+            per(a.zero_fill_bytes, b.zero_fill_bytes)
+        );
+        println!(
+            "{prefix}_flushes_per_commit={:.4}",
+            per(a.flushes, b.flushes)
+        );
+        println!(
+            "{prefix}_dir_syncs_per_commit={:.4}",
+            per(a.dir_syncs, b.dir_syncs)
+        );
+        println!("{prefix}_compactions={}", b.compactions - a.compactions);
+        println!(
+            "{prefix}_segments_reused={}",
+            b.segments_reused - a.segments_reused
+        );
+    }
     Ok(())
 }
 

@@ -426,19 +426,38 @@ pub(crate) fn temp_name(generation: u64) -> String {
     format!("seg-{generation:016x}.tmp")
 }
 
-/// Parse `seg-<16 hex>.log` / `.tmp`; returns (generation, is_temp).
-pub(crate) fn parse_name(name: &str) -> Option<(u64, bool)> {
+/// Name of a retired segment kept for reuse (its content is stale; see
+/// FORMAT.md section 2). `generation` is the one it had when it was live.
+pub(crate) fn spare_name(generation: u64) -> String {
+    format!("seg-{generation:016x}.spare")
+}
+
+/// What a store file name says a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    /// `seg-<16 hex>.log`: a segment.
+    Segment,
+    /// `seg-<16 hex>.tmp`: a segment being created (garbage at open).
+    Temp,
+    /// `seg-<16 hex>.spare`: a retired segment kept for reuse.
+    Spare,
+}
+
+/// Parse `seg-<16 hex>.log` / `.tmp` / `.spare`; returns (generation, kind).
+pub(crate) fn parse_name(name: &str) -> Option<(u64, FileKind)> {
     let rest = name.strip_prefix("seg-")?;
-    let (hex, temp) = if let Some(h) = rest.strip_suffix(".log") {
-        (h, false)
+    let (hex, kind) = if let Some(h) = rest.strip_suffix(".log") {
+        (h, FileKind::Segment)
+    } else if let Some(h) = rest.strip_suffix(".tmp") {
+        (h, FileKind::Temp)
     } else {
-        (rest.strip_suffix(".tmp")?, true)
+        (rest.strip_suffix(".spare")?, FileKind::Spare)
     };
     if hex.len() != 16 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     let g = u64::from_str_radix(hex, 16).ok()?;
-    Some((g, temp))
+    Some((g, kind))
 }
 
 #[cfg(test)]
@@ -545,8 +564,13 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(parse_name(&segment_name(0xabc)), Some((0xabc, false)));
-        assert_eq!(parse_name(&temp_name(1)), Some((1, true)));
+        assert_eq!(
+            parse_name(&segment_name(0xabc)),
+            Some((0xabc, FileKind::Segment))
+        );
+        assert_eq!(parse_name(&temp_name(1)), Some((1, FileKind::Temp)));
+        assert_eq!(parse_name(&spare_name(2)), Some((2, FileKind::Spare)));
+        assert_eq!(parse_name("seg-0000000000000002.spar"), None);
         assert_eq!(parse_name("seg-1.log"), None);
         assert_eq!(parse_name("LOCK"), None);
     }

@@ -14,8 +14,8 @@ use std::fmt;
 use std::io;
 
 use crate::format::{
-    align_up, decode_ops, decode_snapshot_end, decode_wire_ops, parse_name, parse_record, Kind,
-    RawRecord, Reject, SegHeader, WireOp, SEG_HEADER_LEN,
+    align_up, decode_ops, decode_snapshot_end, decode_wire_ops, parse_name, parse_record, FileKind,
+    Kind, RawRecord, Reject, SegHeader, WireOp, SEG_HEADER_LEN,
 };
 use crate::index::Index;
 use crate::storage::Storage;
@@ -36,6 +36,9 @@ pub enum SegmentStatus {
     Damaged,
     /// Valid header but not reachable from any snapshot base.
     Orphan,
+    /// A retired segment kept for reuse (`seg-<gen>.spare`); its content is
+    /// stale and never read.
+    Spare,
 }
 
 /// What `check` found about one segment file.
@@ -57,6 +60,22 @@ pub struct SegmentReport {
     pub end_offset: u64,
     /// Role.
     pub status: SegmentStatus,
+}
+
+impl SegmentReport {
+    /// A file whose header is not read as a segment's (temporary, spare).
+    fn not_in_log(name: &str, generation: u64, status: SegmentStatus) -> Self {
+        SegmentReport {
+            name: name.to_string(),
+            generation,
+            base: false,
+            prev_generation: 0,
+            first_seq: 0,
+            records: 0,
+            end_offset: 0,
+            status,
+        }
+    }
 }
 
 /// Result of [`crate::check`]: what a consistency check of a store found.
@@ -143,6 +162,8 @@ pub(crate) struct Recovered {
     pub max_gen: u64,
     /// Files recovery does not need (to delete).
     pub garbage: Vec<String>,
+    /// Spare segments found (`seg-<gen>.spare`); the store keeps or removes them.
+    pub spares: Vec<String>,
 }
 
 struct Found {
@@ -315,11 +336,22 @@ fn replay_chain(
         }
         if i + 1 == chain.len() {
             tail_end = scan.end;
-            // Clean only if *everything* after the last good record is zero:
-            // the scanner reaches the next block boundary only across zeros.
+            // Appends continue at the next block boundary only if nothing
+            // after the last good record can ever be read as its successor
+            // (FORMAT.md section 7, step 5): the rest of its block is zero
+            // (the scanner crosses only zeros to the next block), and no
+            // block boundary after it holds a valid record of this
+            // generation (torn, unacknowledged data). Stale records of older
+            // generations in a reused segment are rejected by their
+            // generation, so they may stay.
             let start = scan.end as usize;
+            let block_end = align_up(scan.end, u64::from(h.block_size)) as usize;
+            let stray = stray_records(&data, h, scan.end);
             tail_clean = data.len() as u64 == h.segment_size
-                && data.get(start..).is_none_or(|t| t.iter().all(|&b| b == 0));
+                && data
+                    .get(start..block_end.min(data.len()))
+                    .is_none_or(|t| t.iter().all(|&b| b == 0))
+                && stray == 0;
             if !tail_clean {
                 if let Some((pos, rej)) = &scan.stop {
                     report.warnings.push(format!(
@@ -334,7 +366,6 @@ fn replay_chain(
                         h.segment_size
                     ));
                 }
-                let stray = stray_records(&data, h, scan.end);
                 if stray > 0 {
                     report.warnings.push(format!(
                         "{}: {stray} valid-looking record(s) after the end of the log \
@@ -357,6 +388,7 @@ fn replay_chain(
         tail_clean,
         max_gen: 0,
         garbage: Vec::new(),
+        spares: Vec::new(),
     })))
 }
 
@@ -369,29 +401,30 @@ pub(crate) fn recover(
     names.sort();
     let mut found: Vec<Found> = Vec::new();
     let mut garbage = Vec::new();
+    let mut spares = Vec::new();
+    let mut spare_files = Vec::new();
     let mut max_gen = 0u64;
     for name in names {
-        let Some((generation, temp)) = parse_name(&name) else {
+        let Some((generation, kind)) = parse_name(&name) else {
             report
                 .warnings
                 .push(format!("{name}: not a store file, ignored"));
             continue;
         };
         max_gen = max_gen.max(generation);
-        if temp {
+        if kind == FileKind::Spare {
+            spare_files.push((name, generation));
+            continue;
+        }
+        if kind == FileKind::Temp {
             report.warnings.push(format!(
                 "{name}: left over from an interrupted segment creation"
             ));
-            report.segments.push(SegmentReport {
-                name: name.clone(),
+            report.segments.push(SegmentReport::not_in_log(
+                &name,
                 generation,
-                base: false,
-                prev_generation: 0,
-                first_seq: 0,
-                records: 0,
-                end_offset: 0,
-                status: SegmentStatus::Temporary,
-            });
+                SegmentStatus::Temporary,
+            ));
             garbage.push(name);
             continue;
         }
@@ -430,6 +463,42 @@ pub(crate) fn recover(
         }
     }
     found.sort_by_key(|f| f.generation);
+    // A spare's content is never replayed, but its name must not be a second
+    // name of a segment in use: a file system that does not make rename
+    // atomic across a power cut (FAT; the crash simulator) can keep both
+    // names of a renamed file. A spare whose header block is that of a
+    // segment still present under its `.log` name (an interrupted reuse or
+    // retirement), or of the same generation as another spare, is such a
+    // name: it is removed (only the name; the other name keeps the file).
+    let mut spare_gens = std::collections::BTreeSet::new();
+    for (name, generation) in spare_files {
+        let f = storage.open(&name)?;
+        let mut hdr = vec![0u8; SEG_HEADER_LEN];
+        let header_gen = if f.len()? >= SEG_HEADER_LEN as u64 {
+            f.read_at(&mut hdr, 0)?;
+            SegHeader::decode(&hdr).ok().map(|h| h.generation)
+        } else {
+            None
+        };
+        let duplicate = header_gen
+            .is_some_and(|g| found.iter().any(|s| s.generation == g) || !spare_gens.insert(g));
+        if duplicate {
+            report.warnings.push(format!(
+                "{name}: second name of a segment file (an interrupted reuse), removed"
+            ));
+        }
+        let status = if duplicate {
+            SegmentStatus::Obsolete
+        } else {
+            SegmentStatus::Spare
+        };
+        report
+            .segments
+            .push(SegmentReport::not_in_log(&name, generation, status));
+        if !duplicate {
+            spares.push(name);
+        }
+    }
     let mut seg_reports: Vec<SegmentReport> = found
         .iter()
         .map(|f| SegmentReport {
@@ -461,7 +530,7 @@ pub(crate) fn recover(
     };
     for s in &report.segments {
         match s.status {
-            SegmentStatus::Live | SegmentStatus::Temporary => {}
+            SegmentStatus::Live | SegmentStatus::Temporary | SegmentStatus::Spare => {}
             SegmentStatus::Obsolete | SegmentStatus::Incomplete => garbage.push(s.name.clone()),
             SegmentStatus::Orphan => {
                 return Err(corrupt(
@@ -474,6 +543,7 @@ pub(crate) fn recover(
     }
     rec.max_gen = max_gen;
     rec.garbage = garbage;
+    rec.spares = spares;
     report.tables = rec.index.tables.len() as u64;
     report.live_keys = rec.index.live_keys;
     report.live_bytes = rec.index.live_bytes;
@@ -573,7 +643,7 @@ pub(crate) fn dump(storage: &dyn Storage, out: &mut dyn io::Write) -> Result<(),
     let mut names = storage.list()?;
     names.sort();
     for name in names {
-        let Some((_, false)) = parse_name(&name) else {
+        let Some((_, FileKind::Segment)) = parse_name(&name) else {
             writeln!(out, "{name}: skipped")?;
             continue;
         };

@@ -34,8 +34,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::format::{
-    align_up, check_geometry, encode_ops, frame_record, parse_name, segment_name, temp_name, Kind,
-    Op, SegHeader, SnapshotEnd, FLAG_BASE, MAX_KEY_LEN, MAX_TABLE_NAME_LEN, REC_HEADER_LEN,
+    align_up, check_geometry, encode_ops, frame_record, parse_name, segment_name, spare_name,
+    temp_name, FileKind, Kind, Op, SegHeader, SnapshotEnd, FLAG_BASE, MAX_KEY_LEN,
+    MAX_TABLE_NAME_LEN, REC_HEADER_LEN,
 };
 use crate::index::Index;
 use crate::recovery::{self, ChainSeg, Report};
@@ -72,6 +73,12 @@ pub struct Stats {
     pub bytes_written: u64,
     /// Bytes written to zero-fill new segments.
     pub zero_fill_bytes: u64,
+    /// New segments made from a spare (retired) segment instead of a new
+    /// zero-filled file.
+    pub segments_reused: u64,
+    /// Spare segments on hand.
+    pub spare_segments: u64,
+
     /// Records written (a batch is one record).
     pub records_written: u64,
     /// Largest number of records written by one flush (group size).
@@ -102,6 +109,7 @@ struct Counters {
     writes: AtomicU64,
     bytes_written: AtomicU64,
     zero_fill_bytes: AtomicU64,
+    segments_reused: AtomicU64,
     records_written: AtomicU64,
     max_group: AtomicU64,
     compactions: AtomicU64,
@@ -137,6 +145,8 @@ struct Log {
     next_seq: u64,
     max_gen: u64,
     buf: Vec<u8>,
+    /// Names of spare segments (`seg-<gen>.spare`), each `segment_size` long.
+    spares: Vec<String>,
 }
 
 struct Inner {
@@ -180,39 +190,65 @@ impl Log {
         &self.chain[self.chain.len() - 1].header
     }
 
-    /// Create a segment: write header (plus `initial` bytes right after the
-    /// header block) into a temporary file, preallocate/zero-fill, sync,
-    /// rename into place and sync the directory.
+    /// Create a segment: write the header block (plus `initial` bytes right
+    /// after it) into a temporary file, preallocate/zero-fill, sync, rename
+    /// into place and sync the directory. With a `spare`, the spare file is
+    /// reused instead: its header block is rewritten and synced, then it is
+    /// renamed into place (no allocation, no zero fill; its stale records
+    /// carry older generations, FORMAT.md section 5).
     fn create_segment(
         storage: &dyn Storage,
         opts: &Options,
         c: &Counters,
         header: &SegHeader,
         initial: &[u8],
+        spare: Option<String>,
     ) -> std::io::Result<Box<dyn StorageFile>> {
-        let tmp = temp_name(header.generation);
-        let f = storage.create(&tmp)?;
-        f.allocate(header.segment_size)?;
         let block = header.block_size as usize;
         let mut first = vec![0u8; block + initial.len()];
         header.encode(&mut first);
         first[block..].copy_from_slice(initial);
-        f.write_at(&first, 0)?;
+        let reuse = match spare {
+            Some(name) => match storage.open(&name) {
+                Ok(f) if f.len().ok() == Some(header.segment_size) => Some((name, f)),
+                // A spare of another size (the segment size changed) or one
+                // that cannot be opened is only removed.
+                _ => {
+                    let _ = storage.remove(&name);
+                    None
+                }
+            },
+            None => None,
+        };
+        let (from, f) = match reuse {
+            Some((name, f)) => {
+                f.write_at(&first, 0)?;
+                bump(&c.segments_reused, 1);
+                (name, f)
+            }
+            None => {
+                let tmp = temp_name(header.generation);
+                let f = storage.create(&tmp)?;
+                f.allocate(header.segment_size)?;
+                f.write_at(&first, 0)?;
+                if opts.zero_fill {
+                    let zeros = vec![0u8; ZERO_CHUNK];
+                    let mut off = first.len() as u64;
+                    while off < header.segment_size {
+                        let n = (header.segment_size - off).min(ZERO_CHUNK as u64) as usize;
+                        f.write_at(&zeros[..n], off)?;
+                        bump(&c.zero_fill_bytes, n as u64);
+                        off += n as u64;
+                    }
+                }
+                (tmp, f)
+            }
+        };
         bump(&c.writes, 1);
         bump(&c.bytes_written, first.len() as u64);
-        if opts.zero_fill {
-            let zeros = vec![0u8; ZERO_CHUNK];
-            let mut off = first.len() as u64;
-            while off < header.segment_size {
-                let n = (header.segment_size - off).min(ZERO_CHUNK as u64) as usize;
-                f.write_at(&zeros[..n], off)?;
-                bump(&c.zero_fill_bytes, n as u64);
-                off += n as u64;
-            }
-        }
         f.sync()?;
         bump(&c.flushes, 1);
-        storage.rename(&tmp, &segment_name(header.generation))?;
+        storage.rename(&from, &segment_name(header.generation))?;
         storage.sync_dir()?;
         bump(&c.dir_syncs, 1);
         Ok(f)
@@ -235,7 +271,8 @@ impl Log {
             segment_size: opts.segment_size,
             block_size: opts.block_size,
         };
-        let file = Self::create_segment(storage, opts, c, &header, &[])?;
+        let spare = self.spares.pop();
+        let file = Self::create_segment(storage, opts, c, &header, &[], spare)?;
         self.max_gen = generation;
         let seg = ChainSeg {
             name: segment_name(generation),
@@ -612,13 +649,24 @@ impl Inner {
         )?;
         // Commit point passed: the snapshot end is durable and the new
         // segments' names are (each creation synced the directory). The old
-        // chain is garbage now; failing to remove it only wastes space until
-        // the next open removes it.
-        let mut removed = false;
+        // chain is garbage now: its segments become spares (renamed, so
+        // recovery never takes them for segments) or are removed. A failure
+        // here only wastes space until the next open removes them.
+        let mut changed = false;
         for seg in &old {
-            removed |= self.storage.remove(&seg.name).is_ok();
+            if log.spares.len() < self.opts.spare_segments
+                && seg.header.segment_size == self.opts.segment_size
+            {
+                let spare = spare_name(seg.header.generation);
+                if self.storage.rename(&seg.name, &spare).is_ok() {
+                    log.spares.push(spare);
+                    changed = true;
+                    continue;
+                }
+            }
+            changed |= self.storage.remove(&seg.name).is_ok();
         }
-        if removed && self.storage.sync_dir().is_ok() {
+        if changed && self.storage.sync_dir().is_ok() {
             bump(&self.counters.dir_syncs, 1);
         }
         Ok(())
@@ -740,6 +788,26 @@ impl Store {
                     // the next flush starts a new segment.
                     last.header.segment_size
                 };
+                // Spares of the right size are kept (up to the configured
+                // number); the rest are removed.
+                let mut spares = Vec::new();
+                let mut removed = false;
+                for name in rec.spares {
+                    let fits = spares.len() < options.spare_segments
+                        && storage
+                            .open(&name)
+                            .and_then(|f| f.len())
+                            .is_ok_and(|len| len == options.segment_size);
+                    if fits {
+                        spares.push(name);
+                    } else {
+                        removed |= storage.remove(&name).is_ok();
+                    }
+                }
+                if removed {
+                    storage.sync_dir()?;
+                    bump(&counters.dir_syncs, 1);
+                }
                 let log = Log {
                     chain: rec.chain,
                     file,
@@ -747,6 +815,7 @@ impl Store {
                     next_seq: rec.next_seq,
                     max_gen: rec.max_gen,
                     buf: Vec::new(),
+                    spares,
                 };
                 (rec.index, log)
             }
@@ -789,9 +858,9 @@ impl Store {
     fn create_new(storage: &dyn Storage, opts: &Options, c: &Counters) -> Result<(Index, Log)> {
         let mut max_gen = 0;
         for name in storage.list()? {
-            if let Some((g, temp)) = parse_name(&name) {
+            if let Some((g, kind)) = parse_name(&name) {
                 max_gen = max_gen.max(g);
-                if temp {
+                if kind != FileKind::Segment {
                     let _ = storage.remove(&name);
                 }
             }
@@ -820,7 +889,7 @@ impl Store {
         );
         let padded = align_up(initial.len() as u64, u64::from(opts.block_size));
         initial.resize(padded as usize, 0);
-        let file = Log::create_segment(storage, opts, c, &header, &initial)?;
+        let file = Log::create_segment(storage, opts, c, &header, &initial, None)?;
         let log = Log {
             chain: vec![ChainSeg {
                 name: segment_name(generation),
@@ -831,6 +900,7 @@ impl Store {
             next_seq: 2,
             max_gen: generation,
             buf: Vec::new(),
+            spares: Vec::new(),
         };
         Ok((Index::new(), log))
     }
@@ -1026,6 +1096,7 @@ impl Store {
             writes: g(&c.writes),
             bytes_written: g(&c.bytes_written),
             zero_fill_bytes: g(&c.zero_fill_bytes),
+            segments_reused: g(&c.segments_reused),
             records_written: g(&c.records_written),
             max_group: g(&c.max_group),
             compactions: g(&c.compactions),
@@ -1038,6 +1109,7 @@ impl Store {
         }
         if let Ok(log) = self.inner.log.try_lock() {
             s.segments = log.chain.len() as u64;
+            s.spare_segments = log.spares.len() as u64;
             s.log_bytes = log.log_bytes();
         }
         if let Ok(st) = self.inner.shared.lock() {
