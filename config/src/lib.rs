@@ -72,7 +72,7 @@
 //! | `server string` | text | `smbed` |
 //! | `passdb backend` | `smbpasswd[:PATH]` or `tdbsam[:PATH]` | `smbpasswd` |
 //! | `smb passwd file` | path, used by a bare `smbpasswd` backend | `<private dir>/smbpasswd` |
-//! | `board` | board profile name (checked by the daemon) | none |
+//! | `board` | `auto`, a built-in board profile (`rpi3`, `rpi4`, `rpi5`, `generic-armv7`, `qemu-virt-aarch64`, `qemu-virt-armv7`, `x86_64-dev`) or the path of a vendor's `board.toml` ([`board`]) | `auto`: detected |
 //! | `max connections` | simultaneous client connections for the whole server, 0 = unlimited (in Samba it is per share) | 0 |
 //!
 //! Per share (in `[global]` they set the default for every share):
@@ -94,6 +94,7 @@
 //! without control characters or any of `\ / : * ? " < > |`; `IPC$` is
 //! reserved and cannot be defined.
 
+pub mod board;
 mod error;
 mod parse;
 mod types;

@@ -572,6 +572,15 @@ fn server_string_board_max_connections() {
     assert_eq!(global("").board, None);
     assert_eq!(global("board = rpi4").board.as_deref(), Some("rpi4"));
     assert_eq!(global("board =").board, None);
+    assert_eq!(global("board = auto").board, None);
+    assert_eq!(global("board = AUTO").board, None);
+    assert_eq!(
+        global("board = /etc/smbed/acme.toml").board.as_deref(),
+        Some("/etc/smbed/acme.toml")
+    );
+    let e = from_str("board = rpi9\n", "smb.conf").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("smb.conf:1") && msg.contains("rpi4"), "{msg}");
     assert_eq!(global("").max_connections, 0);
     assert_eq!(global("max connections = 25").max_connections, 25);
     assert_eq!(

@@ -58,7 +58,8 @@ pub struct GlobalConfig {
     pub passdb_backend: PassdbBackend,
     /// `smb passwd file` (default `<private dir>/smbpasswd`).
     pub smb_passwd_file: PathBuf,
-    /// `board`: the board profile name, checked by the daemon (default none).
+    /// `board`: a built-in board profile name or the path of a `board.toml` (default none:
+    /// detect the board, see [`crate::board`]).
     pub board: Option<String>,
     /// `max connections`: server-wide limit on simultaneous client connections,
     /// 0 = unlimited (default 0). Unlike Samba, where it is a per-share limit.
@@ -666,10 +667,19 @@ impl Validator {
                 };
             }
             G::Board => {
-                g.board = if value.is_empty() {
+                g.board = if value.is_empty() || value.eq_ignore_ascii_case("auto") {
                     None
-                } else {
+                } else if value.contains('/') {
+                    self.relative_path_warning(canon, Path::new(value), loc);
                     Some(value.to_owned())
+                } else if crate::board::builtin_names().any(|n| n == value) {
+                    Some(value.to_owned())
+                } else {
+                    let known: Vec<&str> = crate::board::builtin_names().collect();
+                    return Err(invalid(&format!(
+                        "expected auto, a board profile ({}) or the path of a board.toml",
+                        known.join(", ")
+                    )));
                 };
             }
             G::MaxConnections => {

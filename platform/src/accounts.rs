@@ -1091,10 +1091,23 @@ fn store_err(path: &Path) -> impl Fn(tdb::Error) -> AccountError + '_ {
     }
 }
 
+/// Segment size of the account store: the board profile's `tdb_segment_size`, at most 1 MiB.
+static SEGMENT_SIZE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 20);
+
+/// The account store's segment size for a board's `tdb_segment_size`: the store holds
+/// kilobytes, and small segments keep opens (which read the live chain) cheap, so at most 1 MiB.
+pub fn account_segment_size(board_segment_size: u32) -> u64 {
+    u64::from(board_segment_size).min(1 << 20)
+}
+
+/// Sets the segment size of account stores opened from now on (from the board profile).
+pub fn set_segment_size(board_segment_size: u32) {
+    SEGMENT_SIZE.store(account_segment_size(board_segment_size), Ordering::Relaxed);
+}
+
 fn store_options(create: bool) -> Options {
     let mut o = Options::default();
-    // Kilobytes of data: small segments keep opens (which read the live chain) cheap.
-    o.segment_size = 1 << 20;
+    o.segment_size = SEGMENT_SIZE.load(Ordering::Relaxed);
     o.lazy_flush_interval = None;
     o.create_if_missing = create;
     o

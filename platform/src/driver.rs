@@ -27,7 +27,8 @@ pub struct DriverLimits {
     /// Largest frame accepted (max I/O size plus headers).
     pub max_frame: usize,
     pub max_connections: usize,
-    /// Receive/transmit buffer pairs shared by all connections (requests in flight at once).
+    /// Large buffers shared by all connections (the board profile's `frame_buffers`): half
+    /// receive, half transmit, so a request in flight holds two.
     pub frame_buffers: usize,
 }
 
@@ -35,28 +36,38 @@ pub struct DriverLimits {
 /// handles and answers one request, so an idle connection costs no buffer memory and the
 /// steady total is the board profile's count, not the number of clients.
 struct Pool {
-    give: smol::channel::Sender<Box<[u8]>>,
-    take: smol::channel::Receiver<Box<[u8]>>,
+    /// Free buffers, used as a stack: the most recently returned (cache- and RAM-hot) buffer
+    /// is leased first, so only as many buffers as were ever in use *at once* get touched and
+    /// become resident, not every buffer of the pool in turn (a FIFO would cycle through all
+    /// of them and make the whole pool resident after a few large transfers).
+    free: RefCell<Vec<Box<[u8]>>>,
+    count: usize,
     size: usize,
 }
 
 impl Pool {
     fn new(count: usize, size: usize) -> Self {
-        let (give, take) = smol::channel::bounded(count.max(1));
-        for _ in 0..count.max(1) {
-            let _ = give.try_send(vec![0u8; size].into_boxed_slice());
+        let count = count.max(1);
+        // Zeroed allocations of this size come from mmap: no page is resident until used.
+        let free = (0..count)
+            .map(|_| vec![0u8; size].into_boxed_slice())
+            .collect();
+        Self {
+            free: RefCell::new(free),
+            count,
+            size,
         }
-        Self { give, take, size }
     }
 
     /// A free buffer, or a fresh one when all are in use: waiting could let a few clients
     /// that never read their responses stall everyone. A fresh buffer is dropped, not kept,
     /// when returned to a full pool, so memory beyond the pool lasts only while busy.
     fn lease(&self) -> Lease<'_> {
-        let buf = match self.take.try_recv() {
-            Ok(b) => b,
-            Err(_) => vec![0u8; self.size].into_boxed_slice(),
-        };
+        let buf = self
+            .free
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| vec![0u8; self.size].into_boxed_slice());
         Lease {
             pool: self,
             buf: Some(buf),
@@ -79,7 +90,10 @@ impl Lease<'_> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let Some(b) = self.buf.take() {
-            let _ = self.pool.give.try_send(b);
+            let mut free = self.pool.free.borrow_mut();
+            if free.len() < self.pool.count {
+                free.push(b);
+            }
         }
     }
 }
@@ -100,8 +114,8 @@ pub fn run(
     let active = Rc::new(RefCell::new(0usize));
     let wakers: Wakers = Rc::default();
     let pools = Rc::new(Pools {
-        rx: Pool::new(limits.frame_buffers, limits.max_frame),
-        tx: Pool::new(limits.frame_buffers, limits.max_frame + 4096),
+        rx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame),
+        tx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame + 4096),
     });
     smol::block_on(ex.run(async {
         let mut accepts = Vec::new();

@@ -4,6 +4,7 @@
 //! `group add|del|addmem|delmem|list`, `tdb ...`. See README.md.
 
 mod accounts;
+mod board;
 mod driver;
 mod host;
 mod log;
@@ -73,7 +74,9 @@ fn run(args: &[String]) -> Result<(), String> {
         ["serve"] => serve(cfg_path.as_deref()),
         ["testparm"] => {
             let (cfg, _) = load_config(cfg_path.as_deref())?;
+            let sel = board::select(&cfg)?;
             print!("{cfg}");
+            print!("\n{}", board::describe(&sel, cfg.global.max_connections));
             Ok(())
         }
         ["user", "add", name] => user_set(cfg_path.as_deref(), name, true),
@@ -134,6 +137,8 @@ fn load_config(path: Option<&Path>) -> Result<(ValidConfig, bool), String> {
 
 /// The account database, `<private dir>/accounts.tdb` (imports the smbpasswd file on first start).
 fn open_accounts(cfg: &ValidConfig) -> Result<TdbAccounts, String> {
+    let sel = board::select(cfg)?;
+    accounts::set_segment_size(sel.board.limits.tdb_segment_size);
     accounts::open_configured(cfg)
 }
 
@@ -255,12 +260,20 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         println!("smbed: change it with: smbed user passwd admin)");
     }
     let ident = state::ServerIdentity::load_or_create(&g.state_directory)?;
-    // SMB3 signing/encryption backend, from the CPU's features (AT_HWCAP on ARM).
-    let (hwcap, hwcap2) = rustix::param::linux_hwcap();
-    let backend = smb_crypto::Backend::from_hwcap(hwcap as u64, hwcap2 as u64);
+    let sel = board::select(&cfg)?;
+    eprintln!(
+        "smbed: board {} ({}): {}",
+        sel.board.name, sel.how, sel.board.description
+    );
+    // SMB3 signing/encryption backend: the board's first preference this CPU can run
+    // (features from AT_HWCAP on ARM, CPUID on x86_64).
+    let (backend, note) = board::crypto_backend(&sel.board);
     smb_crypto::set_default_backend(backend).map_err(|e| format!("crypto backend: {e}"))?;
-    eprintln!("smbed: crypto backend {}", backend.name());
-    let limits = state::Limits::default();
+    eprintln!("smbed: crypto backend {}{note}", backend.name());
+    let limits = board::limits(&sel.board);
+    if let Some(w) = board::raise_fd_limit(board::fds_needed(&limits, cfg.shares.len())) {
+        eprintln!("smbed: warning: {w}");
+    }
 
     let shares: Vec<_> = cfg.shares.iter().filter(|s| s.available).collect();
     let roots: Vec<vfs::ShareRoot> = shares

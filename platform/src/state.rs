@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// Limits the tables and buffers are sized from (board profiles will set these).
+/// Limits the tables and buffers are sized from (from the board profile, `board.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub conns: usize,
@@ -13,22 +13,8 @@ pub struct Limits {
     pub opens: usize,
     pub max_io: u32,
     pub credits: u16,
-    /// Frame buffer pairs shared by all connections.
+    /// Large frame buffers shared by all connections (half receive, half transmit).
     pub frame_buffers: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            conns: 64,
-            sessions: 128,
-            trees: 256,
-            opens: 2048,
-            max_io: 1 << 20,
-            credits: 8192,
-            frame_buffers: 4,
-        }
-    }
 }
 
 /// What identifies this server across restarts ([MS-SMB2] 3.3.1.5 `ServerGuid`), stored with
