@@ -50,7 +50,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DEFAULT_SUITES=(
     smb2.connect smb2.read smb2.rw smb2.getinfo smb2.setinfo smb2.dir smb2.rename
     smb2.mkdir smb2.tcon smb2.fileid smb2.timestamps smb2.delete-on-close-perms
-    smb2.compound smb2.credits smb2.create
+    smb2.compound smb2.credits smb2.create smb2.session
 )
 
 UPDATE=0

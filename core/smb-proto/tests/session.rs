@@ -435,3 +435,61 @@ fn half_open_sessions_of_one_connection_cannot_lock_out_others() {
     b.negotiate().ok();
     b.login("bob", "hunter2").ok();
 }
+
+/// A reconnecting client names its old session in PreviousSessionId: once the new logon of
+/// the same user succeeds, the old session is gone (its opens closed); a logon of another
+/// user leaves it alone ([MS-SMB2] 3.3.5.5.3; smbtorture smb2.session.reconnect1).
+#[test]
+fn previous_session_of_the_same_user_is_expired() {
+    let srv = TestServer::new();
+    let mut old = srv.client();
+    old.negotiate().ok();
+    old.login("alice", "Secret-1").ok();
+    old.tree_connect("share").ok();
+    let fid = old.create("kept-open.txt").ok().file_id();
+    let old_sid = old.session_id;
+
+    // Another user naming alice's session does not end it.
+    let mut other = srv.client();
+    other.negotiate().ok();
+    let mut opts = LoginOpts::new("bob", "hunter2");
+    opts.previous_session_id = old_sid;
+    other.login_with(&opts).ok();
+    old.write(fid, 0, b"still here").ok();
+
+    // Alice reconnecting does.
+    let mut new = srv.client();
+    new.negotiate().ok();
+    let mut opts = LoginOpts::new("alice", "Secret-1");
+    opts.previous_session_id = old_sid;
+    new.login_with(&opts).ok();
+    assert_eq!(
+        old.write(fid, 0, b"gone").status(),
+        NtStatus::USER_SESSION_DELETED
+    );
+    new.tree_connect("share").ok();
+    new.create("kept-open.txt").ok();
+    // An id that names no session, or the new session itself, changes nothing.
+    let mut again = srv.client();
+    again.negotiate().ok();
+    let mut opts = LoginOpts::new("alice", "Secret-1");
+    opts.previous_session_id = 0x7777_0000_0001;
+    again.login_with(&opts).ok();
+    new.echo().ok();
+}
+
+/// A 3.1.1 client that offers only HMAC-SHA256 signing gets it (not an algorithm it did not
+/// offer), and the session signs with it (smbtorture smb2.session.signing-hmac-sha-256).
+#[test]
+fn hmac_sha256_signing_is_chosen_when_it_is_all_the_client_offers() {
+    let srv = TestServer::new();
+    let mut c = srv.client();
+    let mut o = smb_testkit::NegotiateOpts::dialect(dialect::SMB3_11);
+    o.signing = vec![smb_crypto::SigningAlgo::HmacSha256.id()];
+    c.negotiate_with(&o).ok();
+    assert_eq!(c.signing_algo, smb_crypto::SigningAlgo::HmacSha256);
+    c.login("alice", "Secret-1").ok();
+    let t = c.tree_connect("share");
+    t.ok();
+    assert_signed(&t);
+}

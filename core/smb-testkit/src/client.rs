@@ -204,6 +204,14 @@ impl Req {
         Self::new(Command::SESSION_SETUP, b)
     }
 
+    /// Sets a SESSION_SETUP's PreviousSessionId.
+    pub fn previous_session(mut self, id: u64) -> Self {
+        if self.body.len() >= 24 {
+            self.body[16..24].copy_from_slice(&id.to_le_bytes());
+        }
+        self
+    }
+
     /// A request with the 4-byte body (LOGOFF, ECHO, TREE_DISCONNECT, CANCEL).
     pub fn empty(command: Command) -> Self {
         Self::new(command, vec![4, 0, 0, 0])
@@ -792,6 +800,8 @@ pub struct LoginOpts {
     pub mech_list_mic: bool,
     /// SESSION_SETUP SecurityMode.
     pub security_mode: u8,
+    /// PreviousSessionId: the session this logon replaces after a reconnect (0: none).
+    pub previous_session_id: u64,
 }
 
 impl LoginOpts {
@@ -802,6 +812,7 @@ impl LoginOpts {
             spnego: true,
             mech_list_mic: true,
             security_mode: security_mode::SIGNING_ENABLED as u8,
+            previous_session_id: 0,
         }
     }
 
@@ -812,6 +823,7 @@ impl LoginOpts {
             spnego: true,
             mech_list_mic: false,
             security_mode: security_mode::SIGNING_ENABLED as u8,
+            previous_session_id: 0,
         }
     }
 }
@@ -1146,7 +1158,9 @@ impl TestClient {
         };
         let is311 = self.dialect == dialect::SMB3_11;
         let mut spre = self.preauth;
-        let req = Req::session_setup(&token, opts.security_mode).sid(0);
+        let req = Req::session_setup(&token, opts.security_mode)
+            .previous_session(opts.previous_session_id)
+            .sid(0);
         let frame = self.build(&[req]);
         spre.update(&frame);
         let Some(m) = self.send_frame(&frame)?.into_iter().next() else {
@@ -1199,7 +1213,9 @@ impl TestClient {
         } else {
             done.msg.clone()
         };
-        let req = Req::session_setup(&token, opts.security_mode).sid(sid);
+        let req = Req::session_setup(&token, opts.security_mode)
+            .previous_session(opts.previous_session_id)
+            .sid(sid);
         let frame = self.build(&[req]);
         spre.update(&frame);
         let Some(mut m) = self.send_frame(&frame)?.into_iter().next() else {

@@ -19,7 +19,11 @@ pub const CIPHERS: [Cipher; 4] = [
     Cipher::Aes256Ccm,
 ];
 /// Signing algorithms in order of preference.
-pub const SIGNING: [SigningAlgo; 2] = [SigningAlgo::AesGmac, SigningAlgo::AesCmac];
+pub const SIGNING: [SigningAlgo; 3] = [
+    SigningAlgo::AesGmac,
+    SigningAlgo::AesCmac,
+    SigningAlgo::HmacSha256,
+];
 
 impl<V: Vfs, P: Policy> Server<'_, V, P> {
     /// Picks the highest dialect both sides speak.

@@ -147,7 +147,12 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
         let result = self.run_auth(sh, req.security_buffer, req.security_mode, dialect, out);
         match result {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                if r.status == NtStatus::SUCCESS && req.previous_session_id != 0 {
+                    self.expire_previous_session(sh, req.previous_session_id);
+                }
+                Ok(r)
+            }
             Err(st) => {
                 // A failed exchange ends the session ([MS-SMB2] 3.3.5.5.3).
                 let had_keys = self
@@ -160,6 +165,31 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 }
                 Err(st)
             }
+        }
+    }
+
+    /// A client reconnecting after losing its connection names its old session in
+    /// PreviousSessionId: once the new session is authenticated, the old one is removed (its
+    /// trees and opens closed) if the same user owns it ([MS-SMB2] 3.3.5.5.3). Another
+    /// user's session is left alone.
+    fn expire_previous_session(&mut self, new: Handle, previous: u64) {
+        let Some(old) = Handle::from_u64(previous) else {
+            return;
+        };
+        let (Some(n), Some(o)) = (self.sessions.get(new), self.sessions.get(old)) else {
+            return;
+        };
+        let same_user = old != new
+            && o.id == previous
+            && n.identity == Identity::User
+            && o.identity == Identity::User
+            && if n.sid.is_empty() || o.sid.is_empty() {
+                n.user.eq_ignore_ascii_case(&o.user) && n.domain.eq_ignore_ascii_case(&o.domain)
+            } else {
+                n.sid == o.sid
+            };
+        if same_user {
+            self.destroy_session(old);
         }
     }
 
@@ -316,12 +346,6 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let (identity, session_key, mic_needed) = match res {
             Ok(r) if r.anonymous => (Identity::Anonymous, [0u8; 16], false),
             Ok(r) => {
-                let _ = s
-                    .user
-                    .push_str(truncate(r.user.as_str(), crate::state::NAME_CAP));
-                let _ = s
-                    .domain
-                    .push_str(truncate(r.domain.as_str(), crate::state::NAME_CAP));
                 s.user.clear();
                 let _ = s
                     .user
