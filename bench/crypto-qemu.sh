@@ -4,13 +4,14 @@
 # 1. Tests: cross-builds smb-crypto's tests (unit tests, known answers, differential tests of
 #    every backend against the portable one, backend selection) and runs them under
 #      aarch64: QEMU_CPU=cortex-a76 (Pi 5), QEMU_CPU=cortex-a72,neon=off,vfp=off (Pi 3/4)
-#      armv7:   QEMU_CPU=cortex-a7, QEMU_CPU=cortex-a7,neon=off
+#      armv7:   QEMU_CPU=cortex-a7, QEMU_CPU=cortex-a7,neon=off, QEMU_CPU=cortex-a15
 #    and natively (x86_64).
 # 2. Instruction counts: builds the qemu-icount TCG plugin (bench/qemu-icount/) and the static
 #    bench binary `crypto_icount`, then prints instructions per byte of each aarch64 backend on
-#    the Pi-4-like and the Pi 5 CPU models, as a ratio to the portable (RustCrypto) path
-#    measured in the same run, and checks the targets on the Pi-4-like model:
-#    AES-128-GCM <= 0.5, AES-GMAC signing <= 0.25, AES-128-CCM <= 0.6.
+#    the Pi-4-like and the Pi 5 CPU models, and of the armv7 backends on QEMU_CPU=cortex-a7,
+#    as a ratio to the portable (RustCrypto) path measured in the same run, and checks targets:
+#    Pi-4-like (aarch64-neon): AES-128-GCM <= 0.5, AES-GMAC signing <= 0.25, AES-128-CCM <= 0.6;
+#    cortex-a7 (armv7-neon):   AES-128-GCM <= 0.5, AES-GMAC signing <= 0.3, AES-128-CCM <= 0.7.
 #
 # Usage: bench/crypto-qemu.sh [--tests-only | --icount-only]
 # Env:   CARGO_TARGET_DIR (default: target), SMB_CRYPTO_DIFF_ITERS (random lengths per
@@ -18,7 +19,7 @@
 # Needs: rustup targets aarch64-unknown-linux-gnu, aarch64-unknown-linux-musl,
 #        armv7-unknown-linux-gnueabihf; gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf,
 #        qemu-user-static (tests, via the runners in .cargo/config.toml), and for the counts
-#        qemu-user (dynamic qemu-aarch64: plugins) and gcc.
+#        qemu-user (dynamic qemu-aarch64 / qemu-arm: plugins) and gcc.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +48,7 @@ run_tests() {
         if [ "$target" = aarch64-unknown-linux-gnu ]; then
             cpus=("$PI5" "$PI4")
         else
-            cpus=(cortex-a7 'cortex-a7,neon=off')
+            cpus=(cortex-a7 'cortex-a7,neon=off' cortex-a15)
         fi
         for cpu in "${cpus[@]}"; do
             echo "### $target QEMU_CPU=$cpu"
@@ -66,26 +67,36 @@ run_tests() {
 }
 
 run_icount() {
-    command -v qemu-aarch64 >/dev/null || {
-        echo "qemu-aarch64 (package qemu-user) is needed for the TCG plugin" >&2
-        return 1
-    }
+    local qemu
+    for qemu in qemu-aarch64 qemu-arm; do
+        command -v "$qemu" >/dev/null || {
+            echo "$qemu (package qemu-user) is needed for the TCG plugin" >&2
+            return 1
+        }
+    done
     local plugdir="$CARGO_TARGET_DIR/qemu-icount"
     bench/qemu-icount/build.sh "$plugdir" >/dev/null
     local plugin="$plugdir/libicount.so"
-    local target=aarch64-unknown-linux-musl
-    cargo build -q --release -p smbed-bench --bin crypto_icount --target "$target"
-    local bin="$CARGO_TARGET_DIR/$target/release/crypto_icount"
+    # Static binaries: musl on aarch64, glibc + crt-static (.cargo/config.toml) on armv7.
+    local a64=aarch64-unknown-linux-musl a32=armv7-unknown-linux-gnueabihf
+    cargo build -q --release -p smbed-bench --bin crypto_icount --target "$a64"
+    cargo build -q --release -p smbed-bench --bin crypto_icount --target "$a32"
     local len=${ICOUNT_LEN:-65536}
     local small=64
     local out
     out=$(mktemp)
 
-    # count CPU OP BACKEND LEN -> "total aes pmull", or "-" if the backend is unavailable.
+    # count QEMU CPU OP BACKEND LEN -> "total aes pmull", or "-" if the backend is unavailable.
     count() {
+        local bin
+        if [ "$1" = qemu-arm ]; then
+            bin="$CARGO_TARGET_DIR/$a32/release/crypto_icount"
+        else
+            bin="$CARGO_TARGET_DIR/$a64/release/crypto_icount"
+        fi
         rm -f "$out"
-        if ! QEMU_CPU="$1" qemu-aarch64 -plugin "$plugin,out=$out" -d plugin \
-            "$bin" "$2" "$3" "$4" >/dev/null 2>&1; then
+        if ! QEMU_CPU="$2" "$1" -plugin "$plugin,out=$out" -d plugin \
+            "$bin" "$3" "$4" "$5" >/dev/null 2>&1; then
             echo "-"
             return
         fi
@@ -93,33 +104,50 @@ run_icount() {
     }
 
     local status=0
-    for cpu in "$PI4" "$PI5"; do
+    # One row per CPU model: qemu binary, QEMU_CPU, backends (portable first), the backend
+    # whose ratios are checked, and its limits for gcm, gmac, ccm.
+    local rows=(
+        "qemu-aarch64|$PI4|portable armv8-crypto aarch64-neon|aarch64-neon|0.5 0.25 0.6"
+        "qemu-aarch64|$PI5|portable armv8-crypto aarch64-neon|-|- - -"
+        "qemu-arm|cortex-a7|portable armv7-neon|armv7-neon|0.5 0.3 0.7"
+    )
+    local row
+    for row in "${rows[@]}"; do
+        local qemu cpu backends checked limits
+        IFS='|' read -r qemu cpu backends checked limits <<<"$row"
+        local lim_gcm lim_gmac lim_ccm
+        read -r lim_gcm lim_gmac lim_ccm <<<"$limits"
         echo
-        echo "### instructions per byte, QEMU_CPU=$cpu, $len-byte messages"
+        echo "### instructions per byte, $qemu QEMU_CPU=$cpu, $len-byte messages"
         echo "### (marginal: (count(64 + $len) - count(64)) / $len; ratio = backend / portable)"
         printf '%-8s %-14s %10s %8s %10s %10s\n' op backend instr/B ratio aes/B pmull/B
         for op in gcm gmac ccm cmac gcm256 ccm256; do
             local portable=""
-            for be in portable armv8-crypto aarch64-neon; do
+            for be in $backends; do
                 local a b
-                a=$(count "$cpu" "$op" "$be" "$small")
+                a=$(count "$qemu" "$cpu" "$op" "$be" "$small")
                 [ "$a" = "-" ] && continue
-                b=$(count "$cpu" "$op" "$be" $((small + len)))
+                b=$(count "$qemu" "$cpu" "$op" "$be" $((small + len)))
                 read -r ta aa pa <<<"$a"
                 read -r tb ab pb <<<"$b"
                 local ipb ratio aesb pmb
                 ipb=$(awk -v x="$ta" -v y="$tb" -v n="$len" 'BEGIN{printf "%.2f", (y-x)/n}')
                 aesb=$(awk -v x="$aa" -v y="$ab" -v n="$len" 'BEGIN{printf "%.3f", (y-x)/n}')
                 pmb=$(awk -v x="$pa" -v y="$pb" -v n="$len" 'BEGIN{printf "%.3f", (y-x)/n}')
+                # The plugin recognises AArch64 AES/PMULL encodings only.
+                if [ "$qemu" = qemu-arm ]; then
+                    aesb=-
+                    pmb=-
+                fi
                 [ "$be" = portable ] && portable=$ipb
                 ratio=$(awk -v x="$ipb" -v p="$portable" 'BEGIN{printf "%.3f", x/p}')
                 printf '%-8s %-14s %10s %8s %10s %10s\n' "$op" "$be" "$ipb" "$ratio" "$aesb" "$pmb"
-                if [ "$cpu" = "$PI4" ] && [ "$be" = aarch64-neon ]; then
+                if [ "$be" = "$checked" ]; then
                     local limit=""
                     case $op in
-                        gcm) limit=0.5 ;;
-                        gmac) limit=0.25 ;;
-                        ccm) limit=0.6 ;;
+                        gcm) limit=$lim_gcm ;;
+                        gmac) limit=$lim_gmac ;;
+                        ccm) limit=$lim_ccm ;;
                     esac
                     if [ -n "$limit" ]; then
                         if awk -v r="$ratio" -v l="$limit" 'BEGIN{exit !(r <= l)}'; then

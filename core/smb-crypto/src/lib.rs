@@ -3,7 +3,8 @@
 //!
 //! Everything works in place on caller buffers: no allocation, and malformed peer bytes produce
 //! errors (or `false`), never panics. `unsafe` is confined to the accelerated backends
-//! (`backend/x86.rs`, `backend/neon.rs`: CPU intrinsics), see [`Backend`].
+//! (`backend/x86.rs`, `backend/neon.rs`: CPU intrinsics; `backend/armv7.rs`: NEON assembly),
+//! see [`Backend`].
 //!
 //! - [`kdf()`]: SP800-108 counter-mode KDF with HMAC-SHA256 ([MS-SMB2] 3.1.4.2).
 //! - [`derive_keys`]: per-session signing/encryption/application keys ([MS-SMB2] 3.3.5.5.3).

@@ -2,7 +2,7 @@
 //! "Encrypting the Message", 3.3.5.2.1 "Decrypting the Message"): AES-128/256-CCM and
 //! AES-128/256-GCM with a 16-byte tag in the Signature field and bytes 20..52 as AAD.
 
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 use crate::backend::{modes, Accel, Uses};
 use crate::transform::{
     TransformHeader, AAD, SIGNATURE, TRANSFORM_FLAG_ENCRYPTED, TRANSFORM_HEADER_LEN,
@@ -26,7 +26,7 @@ enum Aead {
     Gcm128(Aes128Gcm),
     Ccm256(Aes256Ccm),
     Gcm256(Aes256Gcm),
-    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+    #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
     Accel(Accel),
 }
 
@@ -88,7 +88,7 @@ impl Sealer {
                 Cipher::Aes256Ccm => Aead::Ccm256(Aes256Ccm::new_from_slice(key).map_err(bad)?),
                 Cipher::Aes256Gcm => Aead::Gcm256(Aes256Gcm::new_from_slice(key).map_err(bad)?),
             },
-            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
             _ => {
                 let uses = Uses {
                     ctr: true,
@@ -96,7 +96,7 @@ impl Sealer {
                 };
                 Aead::Accel(Accel::new(backend, key, uses).ok_or(CryptoError::BackendUnavailable)?)
             }
-            #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+            #[cfg(not(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64")))]
             _ => return Err(CryptoError::BackendUnavailable),
         };
         Ok(Self {
@@ -160,7 +160,7 @@ impl Sealer {
             Aead::Gcm128(c) => encrypt(c, &nonce_field, aad, payload),
             Aead::Ccm256(c) => encrypt(c, &nonce_field, aad, payload),
             Aead::Gcm256(c) => encrypt(c, &nonce_field, aad, payload),
-            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
             Aead::Accel(k) => accel_seal(k, self.cipher, &nonce_field, aad, payload),
         };
         // The AEADs check lengths before touching the payload, so on error nothing changed.
@@ -204,7 +204,7 @@ impl Sealer {
             Aead::Gcm128(c) => decrypt(c, &hdr.nonce, aad, payload, &hdr.signature),
             Aead::Ccm256(c) => decrypt(c, &hdr.nonce, aad, payload, &hdr.signature),
             Aead::Gcm256(c) => decrypt(c, &hdr.nonce, aad, payload, &hdr.signature),
-            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
             Aead::Accel(k) => accel_open(k, self.cipher, &hdr.nonce, aad, payload, &hdr.signature),
         };
         if ok {
@@ -218,7 +218,7 @@ impl Sealer {
     }
 }
 
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 fn accel_seal(
     k: &Accel,
     cipher: Cipher,
@@ -233,7 +233,7 @@ fn accel_seal(
     }
 }
 
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 fn accel_open(
     k: &Accel,
     cipher: Cipher,

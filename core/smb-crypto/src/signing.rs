@@ -2,7 +2,7 @@
 //! "Verifying an Incoming Message"): HMAC-SHA256 (2.x), AES-128-CMAC (3.0, 3.0.2, 3.1.1) and
 //! AES-128-GMAC (3.1.1 with `SMB2_SIGNING_CAPABILITIES`, [MS-SMB2] 2.2.3.1.7).
 
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 use crate::backend::{modes, Accel, Uses};
 use crate::{default_backend, Backend, CryptoError};
 use aes::Aes128;
@@ -62,9 +62,9 @@ enum Mac16 {
     Cmac(Cmac<Aes128>),
     Gmac(Aes128Gcm),
     /// CMAC on an accelerated backend, with the subkeys K1, K2.
-    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+    #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
     AccelCmac(Accel, [u8; 16], [u8; 16]),
-    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+    #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
     AccelGmac(Accel),
 }
 
@@ -118,7 +118,7 @@ impl Signer {
                 s.backend = backend;
                 Ok(s)
             }
-            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
             (_, SigningAlgo::AesCmac | SigningAlgo::AesGmac) => {
                 let gmac = algo == SigningAlgo::AesGmac;
                 let uses = Uses {
@@ -134,7 +134,7 @@ impl Signer {
                 };
                 Ok(Self { algo, backend, mac })
             }
-            #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+            #[cfg(not(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64")))]
             _ => Err(CryptoError::BackendUnavailable),
         }
     }
@@ -224,9 +224,9 @@ impl Signer {
                     .ok()?;
                 out.copy_from_slice(&tag);
             }
-            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
             Mac16::AccelCmac(k, k1, k2) => out = modes::cmac(k, k1, k2, msg),
-            #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+            #[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
             Mac16::AccelGmac(k) => out = modes::gmac(k, &gmac_nonce(msg), msg)?,
         }
         Some(out)

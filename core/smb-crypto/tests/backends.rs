@@ -2,8 +2,8 @@
 //! and the backend selected on the running CPU.
 //!
 //! Run under qemu-user for each board CPU (bench/crypto-qemu.sh does):
-//! `QEMU_CPU=cortex-a76`, `QEMU_CPU=cortex-a72,neon=off,vfp=off` (Pi 4), `cortex-a7` and
-//! `cortex-a7,neon=off` (armv7), and natively on x86_64.
+//! `QEMU_CPU=cortex-a76`, `QEMU_CPU=cortex-a72,neon=off,vfp=off` (Pi 4), `cortex-a7`,
+//! `cortex-a7,neon=off` and `cortex-a15` (armv7), and natively on x86_64.
 
 use smb_crypto::{
     default_backend, Backend, Cipher, CryptoError, Sealer, Signer, SigningAlgo,
@@ -162,8 +162,9 @@ fn backend_selected_for_this_cpu() {
     let expected = match cpu.as_str() {
         "cortex-a76" | "max" => Some(Backend::Armv8Crypto),
         "cortex-a72,neon=off,vfp=off" => Some(Backend::Aarch64Neon),
-        // Armv7Neon is not implemented: both armv7 models use the portable code.
-        "cortex-a7" | "cortex-a7,neon=off" | "cortex-a15" => Some(Backend::Portable),
+        // armv7 with NEON (no crypto extensions) takes the NEON assembly; without, portable.
+        "cortex-a7" | "cortex-a15" => Some(Backend::Armv7Neon),
+        "cortex-a7,neon=off" | "cortex-a15,neon=off" => Some(Backend::Portable),
         "" if cfg!(target_arch = "x86_64") => Some(if chosen.is_available() {
             Backend::X86AesNi
         } else {

@@ -11,7 +11,7 @@ pub(crate) fn to_int(b: &[u8; 16]) -> u128 {
 }
 
 /// `a * b` (NIST SP 800-38D algorithm 1), constant time.
-#[cfg(any(target_arch = "aarch64", test))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", test))]
 pub(crate) fn gf_mul(a: u128, b: u128) -> u128 {
     let mut z = 0u128;
     let mut v = b;

@@ -12,6 +12,9 @@
 //! 32 NEON registers.
 //!
 //! Constant time: multiplications, XORs, fixed byte shifts and masks only.
+//!
+//! The 32-bit ARM backend (`backend/armv7.rs`) runs the same algorithm in NEON assembly
+//! (`vmull.p8`) on [`GhashKey`]'s tables.
 
 use super::gf128::{gf_mul, to_int, x_inv_mul};
 use super::simd::Simd;
@@ -24,7 +27,7 @@ const REV_LO2: [u8; 16] = [15, 14, 13, 12, 11, 10, 9, 8, 15, 14, 13, 12, 11, 10,
 const REV_HI2: [u8; 16] = [7, 6, 5, 4, 3, 2, 1, 0, 7, 6, 5, 4, 3, 2, 1, 0];
 
 /// `LOW[k]`: bytes `0 .. 16 - 2k` set: the 16-bit lanes of `P_k` that do not wrap.
-const LOW: [[u8; 16]; 8] = {
+pub(crate) const LOW: [[u8; 16]; 8] = {
     let mut m = [[0u8; 16]; 8];
     let mut k = 0;
     while k < 8 {
@@ -39,7 +42,7 @@ const LOW: [[u8; 16]; 8] = {
 };
 
 /// Blocks per aggregated reduction.
-const GROUP: usize = 16;
+pub(crate) const GROUP: usize = 16;
 
 /// Operand tables for `H^1 .. H^GROUP` (each pre-multiplied by `x^-1`, see
 /// [`x_inv_mul`]). With `lo`, `hi` the 64-bit halves of a power and `mid = lo ^ hi`,
@@ -49,7 +52,7 @@ const GROUP: usize = 16;
 #[derive(Clone)]
 #[repr(align(16))] // Lets NEON load the tables with immediate offsets.
 pub(crate) struct GhashKey {
-    k: [[[u8; 16]; 12]; GROUP],
+    pub(crate) k: [[[u8; 16]; 12]; GROUP],
 }
 
 impl GhashKey {

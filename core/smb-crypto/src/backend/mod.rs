@@ -6,7 +6,7 @@
 //! | `X86AesNi`       | x86_64 with AES-NI, PCLMULQDQ, SSSE3, SSE4.1 | own one-pass GCM, CCM, CMAC |
 //! | `Armv8Crypto`    | aarch64 with AES + PMULL (Pi 5)      | RustCrypto's ARMv8 code paths      |
 //! | `Aarch64Neon`    | aarch64 without them (Pi 3, Pi 4)    | bit-sliced AES (CTR), vector-permute AES (CBC-MAC, CMAC), 8-bit `pmull` GHASH |
-//! | `Armv7Neon`      | 32-bit ARM with NEON                 | not implemented yet: never selected |
+//! | `Armv7Neon`      | 32-bit ARM with NEON (Cortex-A7/A15, Pi 2/3/4 on a 32-bit OS) | NEON assembly: vector-permute AES (CTR, CBC-MAC, CMAC), 8-bit `vmull.p8` GHASH |
 //!
 //! `no_std` code cannot ask the OS for the CPU's features, so the host passes them:
 //! `Backend::from_hwcap(getauxval(AT_HWCAP), getauxval(AT_HWCAP2))` (with rustix:
@@ -15,28 +15,50 @@
 //! [`Sealer::new`](crate::Sealer::new) and [`Signer::new`](crate::Signer::new) use the default;
 //! the `with_backend` constructors pick one explicitly (tests, benchmarks).
 //!
+//! On 32-bit ARM, `Armv7Neon` is chosen whenever AT_HWCAP has NEON; the ARMv8 AES/PMULL bits
+//! of AT_HWCAP2 (a 32-bit OS on a Cortex-A53/A72 with the crypto extension) are not used, as
+//! there is no AArch32 crypto-extension backend. Without NEON it is `Portable`.
+//!
 //! Note on `Portable` and `Armv8Crypto`: RustCrypto's `aes`/`polyval` detect AES/PMULL at run
 //! time themselves, so on a CPU that has them the portable path runs the ARMv8 (or AES-NI)
-//! instructions too; on a Pi 4 it is the constant-time software fixslice.
+//! instructions too; on a Pi 4 (and on any 32-bit ARM) it is the constant-time software
+//! fixslice.
 
 use crate::CryptoError;
 use core::sync::atomic::{AtomicU8, Ordering};
 
+#[cfg(target_arch = "arm")]
+mod armv7;
 #[cfg(any(target_arch = "aarch64", test))]
 mod bitsliced;
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64", test))]
+#[cfg(any(
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "x86_64",
+    test
+))]
 mod gf128;
-#[cfg(any(target_arch = "aarch64", test))]
+// On arm only the key tables are used (the GHASH itself is assembly).
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", test))]
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 mod ghash_p8;
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64", test))]
+#[cfg(any(
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "x86_64",
+    test
+))]
 pub(crate) mod modes;
 #[cfg(target_arch = "aarch64")]
 mod neon;
-#[cfg(any(target_arch = "aarch64", test))]
+// On arm only the portable model (`Soft`) is used, for the vperm key schedule.
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", test))]
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 mod simd;
 #[cfg(any(target_arch = "aarch64", test))]
 mod vec;
-#[cfg(any(target_arch = "aarch64", test))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", test))]
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 mod vperm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -54,7 +76,9 @@ pub enum Backend {
     /// AArch64 NEON without the crypto extensions: bit-sliced / vector-permute AES and
     /// 8-bit-multiply GHASH, all constant time.
     Aarch64Neon = 3,
-    /// 32-bit ARM NEON. Not implemented yet: never selected, never available.
+    /// 32-bit ARM with NEON (the ARMv8 crypto extensions, if any, are not used): vector-permute
+    /// AES and 8-bit-multiply GHASH in NEON assembly, all constant time. Selected when Linux
+    /// AT_HWCAP has NEON.
     Armv7Neon = 4,
 }
 
@@ -139,6 +163,8 @@ impl Backend {
     /// is only used on 32-bit ARM). Independent of the machine it runs on, for tests.
     #[must_use]
     pub const fn select(arch: Arch, hwcap: u64, hwcap2: u64) -> Self {
+        // AT_HWCAP2's AES/PMULL bits (32-bit ARMv8) would matter only to an AArch32
+        // crypto-extension backend, which this crate does not have.
         let _ = hwcap2;
         match arch {
             Arch::X86_64 => {
@@ -159,8 +185,14 @@ impl Backend {
                     Self::Aarch64Neon
                 }
             }
-            // Armv7Neon is not implemented: NEON (hwcap & ARM_NEON) still selects Portable.
-            Arch::Arm | Arch::Other => Self::Portable,
+            Arch::Arm => {
+                if hwcap & hwcap::ARM_NEON != 0 {
+                    Self::Armv7Neon
+                } else {
+                    Self::Portable
+                }
+            }
+            Arch::Other => Self::Portable,
         }
     }
 
@@ -186,7 +218,8 @@ impl Backend {
     }
 
     /// Best available backend without help from the host: CPUID on x86_64, RustCrypto's
-    /// AES detection (Linux `getauxval` through the `libc` crate) on aarch64.
+    /// AES detection (Linux `getauxval` through the `libc` crate) on aarch64, Linux
+    /// `getauxval(AT_HWCAP)` on 32-bit ARM.
     #[must_use]
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
@@ -201,7 +234,12 @@ impl Backend {
                 Self::Aarch64Neon
             }
         }
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        #[cfg(target_arch = "arm")]
+        {
+            let (hwcap, hwcap2) = armv7::hwcap();
+            Self::from_hwcap(hwcap, hwcap2)
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
         {
             Self::Portable
         }
@@ -218,6 +256,8 @@ impl Backend {
             Self::Armv8Crypto => aes::hardware_accelerated(),
             #[cfg(target_arch = "aarch64")]
             Self::Aarch64Neon => true,
+            #[cfg(target_arch = "arm")]
+            Self::Armv7Neon => armv7::neon_available(),
             _ => false,
         }
     }
@@ -261,17 +301,19 @@ pub fn default_backend() -> Backend {
 }
 
 /// Key material of an accelerated backend (everything but RustCrypto).
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 #[derive(Clone)]
 pub(crate) enum Accel {
     #[cfg(target_arch = "x86_64")]
     X86(x86::AesNi),
     #[cfg(target_arch = "aarch64")]
     Neon(neon::NeonKernel),
+    #[cfg(target_arch = "arm")]
+    Armv7(armv7::Armv7Kernel),
 }
 
 /// What a key will be used for, to skip unneeded key schedules.
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 #[derive(Clone, Copy)]
 pub(crate) struct Uses {
     /// CTR mode (bulk encryption).
@@ -281,7 +323,7 @@ pub(crate) struct Uses {
     pub(crate) ghash: bool,
 }
 
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 impl Accel {
     /// Key schedules for `backend`, `None` if it is not an accelerated backend of this build,
     /// not available on this CPU, or the key length is not 16/32.
@@ -293,12 +335,14 @@ impl Accel {
             Backend::Aarch64Neon => {
                 neon::NeonKernel::new(key, uses.ctr, uses.ghash).map(Self::Neon)
             }
+            #[cfg(target_arch = "arm")]
+            Backend::Armv7Neon => armv7::Armv7Kernel::new(key, uses.ghash).map(Self::Armv7),
             _ => None,
         }
     }
 }
 
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 macro_rules! dispatch {
     ($self:ident, $k:ident => $e:expr) => {
         match $self {
@@ -306,11 +350,13 @@ macro_rules! dispatch {
             Accel::X86($k) => $e,
             #[cfg(target_arch = "aarch64")]
             Accel::Neon($k) => $e,
+            #[cfg(target_arch = "arm")]
+            Accel::Armv7($k) => $e,
         }
     };
 }
 
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+#[cfg(any(target_arch = "aarch64", target_arch = "arm", target_arch = "x86_64"))]
 impl modes::Kernel for Accel {
     fn encrypt_block(&self, block: &mut [u8; 16]) {
         dispatch!(self, k => k.encrypt_block(block))

@@ -1,13 +1,16 @@
-//! The 128-bit vector operations the NEON algorithms ([`super::bitsliced`], [`super::vperm`],
-//! [`super::ghash_p8`]) are written against.
+//! The 128-bit vector operations the NEON algorithms (`bitsliced`, `vperm`, `ghash_p8`) are
+//! written against.
 //!
 //! Every operation is one AArch64 instruction (`eor`, `and`, `bic`, `tbl`, `ext`, `ushr`,
 //! `shl`, `pmull`/`pmull2` on bytes), none of them has data-dependent timing, and none reads
 //! memory at a secret-dependent address: `tbl` permutes registers.
 //!
 //! [`Soft`] implements the same operations in plain Rust so the algorithms can be tested
-//! natively on any host (`cargo test` on x86_64) against RustCrypto; [`super::neon`]
-//! implements them with `core::arch::aarch64` intrinsics.
+//! natively on any host (`cargo test` on x86_64) against RustCrypto; `backend/neon.rs`
+//! implements them with `core::arch::aarch64` intrinsics. The 32-bit ARM backend
+//! (`backend/armv7.rs`, hand-written NEON assembly) also runs the vector-permute key schedule
+//! through [`Soft`], which is why its `tbl` and `pmull` are branch-free and index no memory
+//! with secret data.
 
 /// A 128-bit vector of 16 bytes (byte 0 = least significant, as on little-endian AArch64).
 pub(crate) trait Simd: Copy {
@@ -60,12 +63,13 @@ pub(crate) trait Simd: Copy {
     }
 }
 
-/// Portable model of [`Simd`], for testing the NEON algorithms on any host.
-#[cfg(test)]
+/// Portable model of [`Simd`], for testing the NEON algorithms on any host (and for the key
+/// schedule of the armv7 backend): constant time, no secret-dependent branch or address.
+#[cfg(any(test, target_arch = "arm"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Soft(pub(crate) [u8; 16]);
 
-#[cfg(test)]
+#[cfg(any(test, target_arch = "arm"))]
 impl Soft {
     fn lanes64(self) -> [u64; 2] {
         let (lo, hi) = self.0.split_at(8);
@@ -88,9 +92,8 @@ impl Soft {
         for m in 0..8 {
             let mut p = 0u16;
             for bit in 0..8 {
-                if (b[m] >> bit) & 1 == 1 {
-                    p ^= u16::from(a[m]) << bit;
-                }
+                let mask = 0u16.wrapping_sub(u16::from((b[m] >> bit) & 1));
+                p ^= (u16::from(a[m]) << bit) & mask;
             }
             out[2 * m..2 * m + 2].copy_from_slice(&p.to_le_bytes());
         }
@@ -98,7 +101,7 @@ impl Soft {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, target_arch = "arm"))]
 impl Simd for Soft {
     fn zero() -> Self {
         Self([0; 16])
@@ -122,13 +125,17 @@ impl Simd for Soft {
         self.map2(o, |a, b| a & !b)
     }
     fn tbl(self, idx: Self) -> Self {
+        // Reads all 16 entries and keeps the matching one by mask (no secret-indexed load, no
+        // branch): indices >= 16 match nothing and give 0.
         Self(core::array::from_fn(|i| {
-            let j = usize::from(idx.0[i]);
-            if j < 16 {
-                self.0[j]
-            } else {
-                0
+            let mut out = 0u8;
+            for (j, &v) in self.0.iter().enumerate() {
+                let d = u32::from(idx.0[i] ^ j as u8);
+                // d.wrapping_sub(1) has its top bit set exactly when d == 0.
+                let hit = (d.wrapping_sub(1) >> 31) as u8;
+                out |= v & 0u8.wrapping_sub(hit);
             }
+            out
         }))
     }
     fn ext<const N: i32>(self, o: Self) -> Self {

@@ -163,12 +163,24 @@ fn selection_per_cpu_model() {
     );
     // Even with the ASIMD bit hidden, aarch64 executes NEON.
     assert_eq!(Backend::select(Arch::Aarch64, 0, 0), Backend::Aarch64Neon);
-    // armv7: cortex-a7 (NEON) and cortex-a7,neon=off. Armv7Neon is not implemented yet.
+    // armv7: cortex-a7 (NEON, no crypto extensions) and cortex-a7,neon=off.
     let a7 = 0x001f_b8d7;
     assert_ne!(a7 & hwcap::ARM_NEON, 0);
-    assert_eq!(Backend::select(Arch::Arm, a7, 0), Backend::Portable);
+    assert_eq!(Backend::select(Arch::Arm, a7, 0), Backend::Armv7Neon);
     assert_eq!(
         Backend::select(Arch::Arm, 0x001f_a8d7, 0),
+        Backend::Portable
+    );
+    assert_eq!(Backend::select(Arch::Arm, 0, 0), Backend::Portable);
+    // A 32-bit OS on an ARMv8 CPU with AES/PMULL (AT_HWCAP2): no AArch32 crypto-extension
+    // backend, NEON is still the best path; without NEON still portable.
+    let aes_pmull = hwcap::ARM2_AES | hwcap::ARM2_PMULL;
+    assert_eq!(
+        Backend::select(Arch::Arm, a7, aes_pmull),
+        Backend::Armv7Neon
+    );
+    assert_eq!(
+        Backend::select(Arch::Arm, a7 & !hwcap::ARM_NEON, aes_pmull),
         Backend::Portable
     );
     // x86_64 CPUID.1:ECX: a Xeon with AES-NI etc. vs. an old Core 2 (SSSE3, no AES).
@@ -189,7 +201,9 @@ fn names_roundtrip() {
     }
     assert_eq!(Backend::from_name("nope"), None);
     assert!(Backend::Portable.is_available());
-    assert!(!Backend::Armv7Neon.is_available());
+    if !cfg!(target_arch = "arm") {
+        assert!(!Backend::Armv7Neon.is_available());
+    }
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -384,5 +398,25 @@ fn nist_vectors_and_differential_neon() {
     check_kernel(
         |k| super::neon::NeonKernel::new(k, true, true).unwrap(),
         &lens,
+    );
+}
+
+#[cfg(target_arch = "arm")]
+#[test]
+fn nist_vectors_and_differential_armv7() {
+    // Under `QEMU_CPU=cortex-a7,neon=off` the kernel must not be built (nor run: SIGILL).
+    let Some(_) = super::armv7::Armv7Kernel::new(&[0; 16], true) else {
+        assert!(!Backend::Armv7Neon.is_available());
+        return;
+    };
+    assert!(Backend::Armv7Neon.is_available());
+    nist_vectors(|k| super::armv7::Armv7Kernel::new(k, true).unwrap());
+    let mut lens = SMALL_LENS.to_vec();
+    lens.extend([1024 + 7, 4096, 5000]);
+    check_kernel(|k| super::armv7::Armv7Kernel::new(k, true).unwrap(), &lens);
+    // Without the GHASH tables (the CMAC signer configuration) GHASH still works.
+    check_kernel(
+        |k| super::armv7::Armv7Kernel::new(k, false).unwrap(),
+        &[0, 33, 200],
     );
 }

@@ -2,6 +2,9 @@
 //! AES with Vector Permute Instructions", CHES 2009; public domain), for the serial MACs
 //! (CBC-MAC in CCM, CMAC) and single blocks on NEON without the crypto extensions.
 //!
+//! The 32-bit ARM backend (`backend/armv7.rs`) runs the same algorithm in NEON assembly with this
+//! module's key schedule and constants.
+//!
 //! The S-box is computed by inversion in GF(2^4)^2 with 16-entry `tbl` lookups *in registers*:
 //! no memory access depends on secret data. Constants and structure follow Botan's portable
 //! port (`aes_vperm.cpp`, Simplified BSD), encryption direction only.
@@ -22,32 +25,32 @@ const fn w(a: u32, b: u32, c: u32, d: u32) -> [u8; 16] {
     ]
 }
 
-const K_IPT1: [u8; 16] = w(0x5A2A_7000, 0xC2B2_E898, 0x5222_7808, 0xCABA_E090);
-const K_IPT2: [u8; 16] = w(0x317C_4D00, 0x4C01_307D, 0xB0FD_CC81, 0xCD80_B1FC);
-const K_INV1: [u8; 16] = w(0x0D08_0180, 0x0E05_060F, 0x0A0B_0C02, 0x0407_0309);
-const K_INV2: [u8; 16] = w(0x0F0B_0780, 0x0104_0A06, 0x0205_0809, 0x030D_0E0C);
-const SB1U: [u8; 16] = w(0xCB50_3E00, 0xB19B_E18F, 0x142A_F544, 0xA5DF_7A6E);
-const SB1T: [u8; 16] = w(0xFAE2_2300, 0x3618_D415, 0x0D2E_D9EF, 0x3BF7_CCC1);
-const SB2U: [u8; 16] = w(0x0B71_2400, 0xE27A_93C6, 0xBC98_2FCD, 0x5EB7_E955);
-const SB2T: [u8; 16] = w(0x0AE1_2900, 0x69EB_8840, 0xAB82_234A, 0xC2A1_63C8);
-const SBOU: [u8; 16] = w(0x6FBD_C700, 0xD0D2_6D17, 0xC502_A878, 0x15AA_BF7A);
-const SBOT: [u8; 16] = w(0x5FBB_6A00, 0xCFE4_74A5, 0x412B_35FA, 0x8E1E_90D1);
+pub(crate) const K_IPT1: [u8; 16] = w(0x5A2A_7000, 0xC2B2_E898, 0x5222_7808, 0xCABA_E090);
+pub(crate) const K_IPT2: [u8; 16] = w(0x317C_4D00, 0x4C01_307D, 0xB0FD_CC81, 0xCD80_B1FC);
+pub(crate) const K_INV1: [u8; 16] = w(0x0D08_0180, 0x0E05_060F, 0x0A0B_0C02, 0x0407_0309);
+pub(crate) const K_INV2: [u8; 16] = w(0x0F0B_0780, 0x0104_0A06, 0x0205_0809, 0x030D_0E0C);
+pub(crate) const SB1U: [u8; 16] = w(0xCB50_3E00, 0xB19B_E18F, 0x142A_F544, 0xA5DF_7A6E);
+pub(crate) const SB1T: [u8; 16] = w(0xFAE2_2300, 0x3618_D415, 0x0D2E_D9EF, 0x3BF7_CCC1);
+pub(crate) const SB2U: [u8; 16] = w(0x0B71_2400, 0xE27A_93C6, 0xBC98_2FCD, 0x5EB7_E955);
+pub(crate) const SB2T: [u8; 16] = w(0x0AE1_2900, 0x69EB_8840, 0xAB82_234A, 0xC2A1_63C8);
+pub(crate) const SBOU: [u8; 16] = w(0x6FBD_C700, 0xD0D2_6D17, 0xC502_A878, 0x15AA_BF7A);
+pub(crate) const SBOT: [u8; 16] = w(0x5FBB_6A00, 0xCFE4_74A5, 0x412B_35FA, 0x8E1E_90D1);
 const OUT_TR1: [u8; 16] = w(0xD6B6_6000, 0xFF9F_4929, 0xDEBE_6808, 0xF797_4121);
 const OUT_TR2: [u8; 16] = w(0x50BC_EC00, 0x01ED_BD51, 0xB05C_0CE0, 0xE10D_5DB1);
 
-const MC_FORWARD: [[u8; 16]; 4] = [
+pub(crate) const MC_FORWARD: [[u8; 16]; 4] = [
     w(0x0003_0201, 0x0407_0605, 0x080B_0A09, 0x0C0F_0E0D),
     w(0x0407_0605, 0x080B_0A09, 0x0C0F_0E0D, 0x0003_0201),
     w(0x080B_0A09, 0x0C0F_0E0D, 0x0003_0201, 0x0407_0605),
     w(0x0C0F_0E0D, 0x0003_0201, 0x0407_0605, 0x080B_0A09),
 ];
-const MC_BACKWARD: [[u8; 16]; 4] = [
+pub(crate) const MC_BACKWARD: [[u8; 16]; 4] = [
     w(0x0201_0003, 0x0605_0407, 0x0A09_080B, 0x0E0D_0C0F),
     w(0x0E0D_0C0F, 0x0201_0003, 0x0605_0407, 0x0A09_080B),
     w(0x0A09_080B, 0x0E0D_0C0F, 0x0201_0003, 0x0605_0407),
     w(0x0605_0407, 0x0A09_080B, 0x0E0D_0C0F, 0x0201_0003),
 ];
-const SR: [[u8; 16]; 4] = [
+pub(crate) const SR: [[u8; 16]; 4] = [
     w(0x0302_0100, 0x0706_0504, 0x0B0A_0908, 0x0F0E_0D0C),
     w(0x0F0A_0500, 0x030E_0904, 0x0702_0D08, 0x0B06_010C),
     w(0x0B02_0900, 0x0F06_0D04, 0x030A_0108, 0x070E_050C),
@@ -136,6 +139,12 @@ fn mangle_last<V: Simd>(k: V, round: usize) -> V {
 }
 
 impl VpKey {
+    /// The round keys in the vperm basis and the number of rounds (10 or 14).
+    #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+    pub(crate) fn round_keys(&self) -> (&[[u8; 16]; 15], usize) {
+        (&self.rk, self.nr)
+    }
+
     /// Key schedule for a 16- or 32-byte key.
     pub(crate) fn new<V: Simd>(key: &[u8]) -> Option<Self> {
         let mut out = Self {
