@@ -255,8 +255,8 @@ pub fn describe(sel: &Selected, max_connections: u32) -> String {
     );
     let _ = writeln!(
         s,
-        "#   tdb segment size {} bytes (account store: {} bytes), I/O threads {} (not used \
-         yet: file I/O runs on the event loop thread)",
+        "#   tdb segment size {} bytes (account store: {} bytes), I/O threads {} (reads of \
+         data not in the page cache)",
         l.tdb_segment_size,
         crate::accounts::account_segment_size(l.tdb_segment_size),
         l.io_threads

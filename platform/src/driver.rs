@@ -105,10 +105,12 @@ struct Pools {
 }
 
 /// Serves every listener until the process is stopped.
+/// `io_done` delivers the tickets of reads the I/O threads finished (`iopool.rs`).
 pub fn run(
     engine: Engine,
     listeners: Vec<TcpListener>,
     limits: DriverLimits,
+    io_done: smol::channel::Receiver<u64>,
 ) -> std::io::Result<()> {
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(RefCell::new(0usize));
@@ -152,9 +154,8 @@ pub fn run(
                     let ex3 = ex2.clone();
                     ex2.spawn(async move {
                         crate::info!("connection from {peer}");
-                        let r =
-                            serve_conn(&ex3, &engine, &wakers, &pools, id, stream, peer, limits)
-                                .await;
+                        let r = serve_conn(&ex3, &engine, &wakers, pools, id, stream, peer, limits)
+                            .await;
                         if let Err(e) = r {
                             crate::debug!("connection {peer} ended: {e}");
                         }
@@ -183,10 +184,23 @@ pub fn run(
                 }
             })
         };
+        // A read the I/O threads finished: its READ's final response is ready to send.
+        let completions = {
+            let engine = engine.clone();
+            let wakers = wakers.clone();
+            ex.spawn(async move {
+                while let Ok(ticket) = io_done.recv().await {
+                    if engine.borrow_mut().io_ready(ticket) {
+                        wake_ready(&engine, &wakers);
+                    }
+                }
+            })
+        };
         for a in accepts {
             a.await;
         }
         drop(ticker);
+        drop(completions);
     }));
     Ok(())
 }
@@ -196,7 +210,7 @@ async fn serve_conn(
     ex: &Rc<LocalExecutor<'static>>,
     engine: &Engine,
     wakers: &Wakers,
-    pools: &Pools,
+    pools: Rc<Pools>,
     id: ConnId,
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -213,14 +227,15 @@ async fn serve_conn(
         let engine = engine.clone();
         let wlock = wlock.clone();
         let mut stream = stream.clone();
+        let pools = pools.clone();
         ex.spawn(async move {
             while wake_rx.recv().await.is_ok() {
-                // Async responses are small (lock, notify, break): a buffer per wake-up.
-                let mut atx = vec![0u8; 64 * 1024 + 4096];
+                // Async responses: locks, notifications, breaks, and READs whose data the I/O
+                // threads fetched (up to max_io): a pooled transmit buffer per wake-up.
+                let mut txl = pools.tx.lease();
+                let atx = txl.get();
                 loop {
-                    let n = engine
-                        .borrow_mut()
-                        .poll_transmit(now_filetime(), id, &mut atx);
+                    let n = engine.borrow_mut().poll_transmit(now_filetime(), id, atx);
                     match n {
                         None => break,
                         Some(0) => continue,

@@ -7,6 +7,7 @@ mod accounts;
 mod board;
 mod driver;
 mod host;
+mod iopool;
 mod log;
 mod state;
 mod tdb_cli;
@@ -283,8 +284,15 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
             read_only: s.read_only,
         })
         .collect();
-    let vfs =
+    let mut vfs =
         vfs::PosixVfs::new(&roots, limits.opens).map_err(|e| format!("opening shares: {e}"))?;
+    // Reads of data not in the page cache run on these threads, never on the event loop.
+    let (mut pool, io_done) = iopool::IoPool::start(sel.board.limits.io_threads as usize)
+        .map_err(|e| format!("starting I/O threads: {e}"))?;
+    if let Some(note) = pool.slow_reads_from_env()? {
+        eprintln!("smbed: warning: {note}");
+    }
+    vfs.set_io_pool(pool);
     let policy = host::HostPolicy::new(&cfg, Box::new(accounts));
     let engine_cfg = smb_proto::Config {
         server_guid: ident.guid,
@@ -343,7 +351,7 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
             n => n.min(limits.conns),
         },
     };
-    driver::run(engine, listeners, dl).map_err(|e| e.to_string())
+    driver::run(engine, listeners, dl, io_done).map_err(|e| e.to_string())
 }
 
 /// Allocates a table's slots once at start-up; they live for the whole process.

@@ -3,10 +3,12 @@
 #   1. smbclient.sh  Samba's smbclient: dialects x signing/encryption, big files, escapes
 #   2. pyclient.sh   Python smbprotocol (SMB 3.1.1, signed and encrypted)
 #   3. torture.sh    smbtorture leaf tests compared with torture-expected.txt
-# Prints every check, then the three summary lines; exits 1 if any part failed.
+#   4. nostall.sh    a slow disk (injected delay) does not stall other clients
+# Prints every check, then the summary lines; exits 1 if any part failed.
 #
 # Env: SMBED=path/to/smbed (default: $CARGO_TARGET_DIR or target, debug or release),
-#      INTEROP_ONLY="smbclient pyclient torture" (a subset), and the knobs of each script.
+#      INTEROP_ONLY="smbclient pyclient torture nostall" (a subset), and the knobs of each
+#      script.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")" || exit 1
 # shellcheck source=lib.sh
@@ -19,7 +21,7 @@ if [[ ! -x $SMBED ]]; then
 fi
 echo "# interop: $SMBED"
 
-ONLY=${INTEROP_ONLY:-smbclient pyclient torture}
+ONLY=${INTEROP_ONLY:-smbclient pyclient torture nostall}
 SUMMARIES=()
 FAILED=()
 for part in $ONLY; do

@@ -120,6 +120,8 @@ pub struct Server<'r, V: Vfs, P: Policy> {
     pub(crate) now: u64,
     /// A session logged off in the chain being handled, destroyed once the response is signed.
     pub(crate) deferred_logoff: Option<Handle>,
+    /// Next ticket for a READ the host fetches asynchronously ([`Vfs::try_read`]).
+    pub(crate) next_io_ticket: u64,
 }
 
 impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
@@ -136,6 +138,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             pipes: Table::new(storage.pipes),
             now: 0,
             deferred_logoff: None,
+            next_io_ticket: 1,
         }
     }
 
@@ -857,12 +860,32 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                     Waiting::Notify { open, .. } => (open, NtStatus::NOTIFY_CLEANUP),
                     // The holder is closing: the waiting CREATE runs again.
                     Waiting::Break { holder, .. } => (holder, NtStatus::SUCCESS),
+                    Waiting::Read { open, .. } => (open, NtStatus::FILE_CLOSED),
                 };
                 if open == oh && p.done.is_none() {
                     p.done = Some(status);
                 }
             }
         }
+    }
+
+    /// The host finished fetching the data of the READ that [`Vfs::try_read`] declined with
+    /// `ticket`: its final response is ready for [`Server::poll_transmit`] (the driver then
+    /// wakes the writers of [`Server::for_each_transmit`]). Returns whether a READ was waiting
+    /// for it (not if it was cancelled or its open closed meanwhile).
+    pub fn io_ready(&mut self, ticket: u64) -> bool {
+        let mut found = false;
+        for (_, c) in self.conns.iter_mut() {
+            for p in c.pending.iter_mut() {
+                if let Waiting::Read { ticket: t, .. } = p.waiting {
+                    if t == ticket && p.done.is_none() {
+                        p.done = Some(NtStatus::SUCCESS);
+                        found = true;
+                    }
+                }
+            }
+        }
+        found
     }
 
     /// Whether `conn` has a finished async request to send ([`Server::poll_transmit`]).
@@ -885,7 +908,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
 
     /// Writes the next final response of an async request of `conn` (Direct TCP framed) into
     /// `tx`; `None` when there is none. Call until `None` after [`Server::has_transmit`] turns
-    /// true. `tx` needs 64 KiB plus headers for change notifications.
+    /// true. `tx` needs 64 KiB plus headers for change notifications, and the largest READ
+    /// (`max_io`) plus headers for a READ that went async ([`Vfs::try_read`]).
     pub fn poll_transmit(&mut self, now: u64, conn: ConnId, tx: &mut [u8]) -> Option<usize> {
         self.now = now;
         if let Some(n) = self.emit_break(conn.0, tx) {
@@ -926,6 +950,19 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             match p.waiting {
                 Waiting::Lock { .. } => session_setup::emit_empty(out),
                 Waiting::Notify { .. } => self.emit_notify(&p, out),
+                Waiting::Read {
+                    open,
+                    offset,
+                    length,
+                    minimum,
+                    ..
+                } => match self.finish_async_read(open, offset, length, minimum, out) {
+                    Ok(len) => len,
+                    Err(st) => {
+                        status = st;
+                        session_setup::emit_error(out)
+                    }
+                },
                 Waiting::Break { .. } => {
                     let (st, len) =
                         self.rerun_parked(conn.0, p.async_id, &mut chain, &mut parked, out);

@@ -69,6 +69,15 @@ pub enum Waiting {
     /// A CREATE parked until `holder` acknowledges an oplock break (or closes), or until
     /// `deadline` (FILETIME) passes ([MS-SMB2] 3.3.4.6: 35 s).
     Break { holder: Handle, deadline: u64 },
+    /// A READ whose data the host fetches off the event loop ([`crate::Vfs::try_read`]),
+    /// finished by [`crate::Server::io_ready`] with `ticket`.
+    Read {
+        open: Handle,
+        offset: u64,
+        length: u32,
+        minimum: u32,
+        ticket: u64,
+    },
 }
 
 /// Longest CREATE request, with the compound elements after it, kept while it waits for an

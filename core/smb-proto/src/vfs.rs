@@ -177,6 +177,24 @@ pub trait Vfs {
     /// Read up to `out.len()` bytes at `offset`; returns the count, 0 at or past end of file.
     fn read(&mut self, node: NodeId, offset: u64, out: &mut [u8]) -> Result<usize, NtStatus>;
 
+    /// Like [`read`](Self::read), but the host may decline to block: when the data is not
+    /// at hand (not in the page cache, a slow disk), it arranges for it to be fetched off the
+    /// event loop and returns `Err(NtStatus::PENDING)`. The engine then answers the READ with
+    /// an interim STATUS_PENDING ([MS-SMB2] 3.3.4.2) and the host calls
+    /// [`Server::io_ready`](crate::Server::io_ready) with `ticket` once the fetch is done; the
+    /// final response then reads with [`read`](Self::read), which finds the data at hand.
+    /// The default never declines.
+    fn try_read(
+        &mut self,
+        node: NodeId,
+        offset: u64,
+        out: &mut [u8],
+        ticket: u64,
+    ) -> Result<usize, NtStatus> {
+        let _ = ticket;
+        self.read(node, offset, out)
+    }
+
     /// Write all of `data` at `offset` (extending the file); returns the count written.
     fn write(&mut self, node: NodeId, offset: u64, data: &[u8]) -> Result<usize, NtStatus>;
 

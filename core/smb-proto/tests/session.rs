@@ -484,7 +484,7 @@ fn previous_session_of_the_same_user_is_expired() {
 fn hmac_sha256_signing_is_chosen_when_it_is_all_the_client_offers() {
     let srv = TestServer::new();
     let mut c = srv.client();
-    let mut o = smb_testkit::NegotiateOpts::dialect(dialect::SMB3_11);
+    let mut o = NegotiateOpts::dialect(dialect::SMB3_11);
     o.signing = vec![smb_crypto::SigningAlgo::HmacSha256.id()];
     c.negotiate_with(&o).ok();
     assert_eq!(c.signing_algo, smb_crypto::SigningAlgo::HmacSha256);

@@ -146,6 +146,12 @@ pub struct MemVfs {
     /// Make every `read` allocate (a fault injected to prove the allocation counter of
     /// `tests/alloc.rs` sees allocations made inside `handle_frame`).
     pub alloc_in_read: bool,
+    /// Make `try_read` decline (`PENDING`) as a host fetching from a slow disk would; the
+    /// tickets it was given are kept in `deferred_reads` for the test to pass to
+    /// `Server::io_ready`.
+    pub defer_reads: bool,
+    /// Tickets of declined reads, oldest first.
+    pub deferred_reads: Vec<u64>,
 }
 
 impl MemVfs {
@@ -161,6 +167,8 @@ impl MemVfs {
             total_bytes: 1 << 30,
             calls: Calls::default(),
             alloc_in_read: false,
+            defer_reads: false,
+            deferred_reads: Vec::new(),
         }
     }
 
@@ -578,6 +586,20 @@ impl Vfs for MemVfs {
         self.calls.stat_path += 1;
         let ino = self.lookup(share, path)?;
         Ok(self.info_of(ino))
+    }
+
+    fn try_read(
+        &mut self,
+        node: NodeId,
+        offset: u64,
+        out: &mut [u8],
+        ticket: u64,
+    ) -> Result<usize, NtStatus> {
+        if self.defer_reads {
+            self.deferred_reads.push(ticket);
+            return Err(NtStatus::PENDING);
+        }
+        self.read(node, offset, out)
     }
 
     fn read(&mut self, node: NodeId, offset: u64, out: &mut [u8]) -> Result<usize, NtStatus> {

@@ -495,6 +495,9 @@ pub struct PosixVfs {
     scratch: String,
     /// Directories scanned for case-insensitive lookups.
     case: case::CaseCache,
+    /// Threads that fetch uncached file data off the event loop (`try_read`); `None`: reads
+    /// block the caller.
+    io: Option<crate::iopool::IoPool>,
 }
 
 impl PosixVfs {
@@ -544,7 +547,13 @@ impl PosixVfs {
             dirbuf: vec![MaybeUninit::uninit(); dir::DIR_BUF_LEN],
             scratch: String::with_capacity(path::MAX_PATH_LEN + 1),
             case: case::CaseCache::default(),
+            io: None,
         })
+    }
+
+    /// Lets `try_read` hand reads of uncached data to `pool` instead of blocking.
+    pub fn set_io_pool(&mut self, pool: crate::iopool::IoPool) {
+        self.io = Some(pool);
     }
 
     /// Keeps the case-lookup cache in step with a name we created (`added`) or removed.
@@ -724,6 +733,58 @@ impl Vfs for PosixVfs {
             }
         }
         Ok(done)
+    }
+
+    /// Reads from the page cache only (`RWF_NOWAIT`); data not there is fetched by the I/O
+    /// threads (`iopool.rs`) and the read declines with `PENDING`. Streams, directories, file
+    /// systems without `RWF_NOWAIT` and a VFS without a pool read as [`read`](Self::read).
+    fn try_read(
+        &mut self,
+        node: NodeId,
+        offset: u64,
+        out: &mut [u8],
+        ticket: u64,
+    ) -> Result<usize, NtStatus> {
+        let Some(pool) = &self.io else {
+            return self.read(node, offset, out);
+        };
+        let (n, fd) = self.node(node)?;
+        if n.stream.is_some() || n.is_dir || out.is_empty() {
+            return self.read(node, offset, out);
+        }
+        let delay = pool.slow_delay(&n.path);
+        if delay.is_none() {
+            let len = out.len();
+            let got = loop {
+                let mut bufs = [std::io::IoSliceMut::new(out)];
+                match rustix::io::preadv2(fd, &mut bufs, offset, rustix::io::ReadWriteFlags::NOWAIT)
+                {
+                    Err(Errno::INTR) => continue,
+                    r => break r,
+                }
+            };
+            match got {
+                Ok(k) if k == len => return Ok(k),
+                // Short: the end of the file, or only part of the range is cached.
+                Ok(k) => {
+                    let size = rustix::fs::fstat(fd).map_err(io_err)?.st_size;
+                    if offset.saturating_add(k as u64) >= u64::try_from(size).unwrap_or(0) {
+                        return Ok(k);
+                    }
+                }
+                Err(Errno::AGAIN) => {}
+                // No RWF_NOWAIT here (old kernel, some file systems): block as before.
+                Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
+                    return self.read(node, offset, out)
+                }
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        match pool.fetch(fd, offset, out.len(), ticket, delay.unwrap_or_default()) {
+            Ok(()) => Err(NtStatus::PENDING),
+            // The pool cannot take it (no fd left to duplicate): block rather than fail.
+            Err(_) => self.read(node, offset, out),
+        }
     }
 
     fn write(&mut self, node: NodeId, offset: u64, data: &[u8]) -> Result<usize, NtStatus> {

@@ -7,8 +7,9 @@ use smb_wire::NtStatus;
 
 use crate::policy::Policy;
 use crate::server::{Chain, ConnId, HResult, Reply, Server};
+use crate::state::Waiting;
 use crate::table::Handle;
-use crate::vfs::Vfs;
+use crate::vfs::{NodeId, Vfs};
 
 /// Credits a payload of `len` bytes costs ([MS-SMB2] 3.3.5.2.5).
 pub fn credits_for(len: u32) -> u16 {
@@ -62,27 +63,99 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         if self.io_conflict(oh, req.offset, u64::from(req.length), false) {
             return Err(NtStatus::FILE_LOCK_CONFLICT);
         }
+        if req.offset > i64::MAX as u64 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
         let off = file_ops::READ_DATA_OFFSET;
         let want = req.length as usize;
         let dst = out
             .get_mut(off..off + want)
             .ok_or(NtStatus::INVALID_PARAMETER)?;
-        if req.offset > i64::MAX as u64 {
-            return Err(NtStatus::INVALID_PARAMETER);
-        }
-        let n = self.vfs.read(node, req.offset, dst)?;
-        if n < req.minimum_count as usize || (n == 0 && want > 0) {
+        // The last request of a chain may go async while the host fetches data that is not
+        // at hand ([`Vfs::try_read`]); the others read as before.
+        let may_park = !chain.in_middle
+            && chain.conn.is_some_and(|c| {
+                self.conns
+                    .get(c)
+                    .is_some_and(|c| c.pending.len() < crate::state::MAX_PENDING)
+            });
+        let n = if may_park && want > 0 {
+            let ticket = self.next_io_ticket;
+            match self.vfs.try_read(node, req.offset, dst, ticket) {
+                Err(NtStatus::PENDING) => {
+                    self.next_io_ticket += 1;
+                    let waiting = Waiting::Read {
+                        open: oh,
+                        offset: req.offset,
+                        length: req.length,
+                        minimum: req.minimum_count,
+                        ticket,
+                    };
+                    match self.park(chain, msg, waiting) {
+                        Ok(id) => {
+                            chain.async_id = Some(id);
+                            return Ok(Reply {
+                                status: NtStatus::PENDING,
+                                len: smb_wire::session_setup::emit_error(out),
+                            });
+                        }
+                        // No room to wait: read in place after all.
+                        Err(_) => self.vfs.read(node, req.offset, dst)?,
+                    }
+                }
+                r => r?,
+            }
+        } else {
+            self.vfs.read(node, req.offset, dst)?
+        };
+        self.read_done(oh, node, req.offset, req.length, req.minimum_count, n, out)
+    }
+
+    /// The final response of a READ that waited for [`Server::io_ready`]: the data is at hand
+    /// now. `out` is where the response body goes.
+    pub(crate) fn finish_async_read(
+        &mut self,
+        oh: Handle,
+        offset: u64,
+        length: u32,
+        minimum: u32,
+        out: &mut [u8],
+    ) -> Result<usize, NtStatus> {
+        let node = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?.node;
+        let off = file_ops::READ_DATA_OFFSET;
+        let dst = out
+            .get_mut(off..off + length as usize)
+            .ok_or(NtStatus::INSUFFICIENT_RESOURCES)?;
+        let n = self.vfs.read(node, offset, dst)?;
+        self.read_done(oh, node, offset, length, minimum, n, out)
+            .map(|r| r.len)
+    }
+
+    /// What follows a read of `n` bytes: end-of-file rules, the open's position, the response.
+    #[allow(clippy::too_many_arguments)]
+    fn read_done(
+        &mut self,
+        oh: Handle,
+        node: NodeId,
+        offset: u64,
+        length: u32,
+        minimum: u32,
+        n: usize,
+        out: &mut [u8],
+    ) -> HResult {
+        let want = length as usize;
+        if n < minimum as usize || (n == 0 && want > 0) {
             return Err(NtStatus::END_OF_FILE);
         }
         if n == 0 && want == 0 {
             // A zero-length read at or past EOF is still END_OF_FILE for Windows only past EOF.
             let size = self.vfs.stat(node)?.end_of_file;
-            if req.offset > size {
+            if offset > size {
                 return Err(NtStatus::END_OF_FILE);
             }
         }
         if let Some(o) = self.opens.get_mut(oh) {
-            o.position = req.offset + n as u64;
+            o.position = offset + n as u64;
         }
         Ok(Reply {
             status: NtStatus::SUCCESS,

@@ -1,0 +1,177 @@
+//! File reads that may block, done off the event loop by a small fixed pool of threads (the
+//! board profile's `io_threads`).
+//!
+//! The event loop never waits for a disk: [`PosixVfs::try_read`](crate::vfs::PosixVfs) first
+//! reads with `RWF_NOWAIT`, which succeeds only from the page cache; when the data is not
+//! there (a cold file on a USB disk or SD card), it hands the range to this pool and the engine
+//! answers the READ with an interim STATUS_PENDING. A worker reads the range with an ordinary
+//! blocking `pread` (which brings it into the page cache), then sends the request's ticket to
+//! the event loop, which calls `Server::io_ready` and sends the final response, now read from
+//! the cache. Other clients' requests, and cached reads of the same client, go on meanwhile.
+//!
+//! A worker holds a duplicate of the file descriptor, so a CLOSE while the fetch is running
+//! is harmless (the engine then answers FILE_CLOSED and ignores the ticket).
+//!
+//! Fault injection for tests: `SMBED_TEST_SLOW_READS=SUBSTRING:MS` makes every read of a file
+//! whose share-relative path contains SUBSTRING go through the pool and wait MS milliseconds
+//! first, like a disk that takes that long (tests/interop/nostall.sh uses it).
+
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Bytes a worker reads per `pread` (its scratch buffer; the data itself is discarded, the page
+/// cache keeps it).
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Debug)]
+struct Job {
+    fd: OwnedFd,
+    offset: u64,
+    len: usize,
+    ticket: u64,
+    delay: Duration,
+}
+
+/// The sending side, kept by the VFS.
+#[derive(Clone, Debug)]
+pub struct IoPool {
+    jobs: mpsc::Sender<Job>,
+    slow: Option<(Arc<str>, Duration)>,
+}
+
+impl IoPool {
+    /// Starts `threads` workers (at least one). Finished tickets arrive on the returned
+    /// channel, for the event loop.
+    pub fn start(threads: usize) -> std::io::Result<(Self, smol::channel::Receiver<u64>)> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let (done_tx, done_rx) = smol::channel::unbounded();
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let done = done_tx.clone();
+            std::thread::Builder::new()
+                .name(format!("smbed-io-{i}"))
+                .spawn(move || worker(&rx, &done))?;
+        }
+        Ok((Self { jobs, slow: None }, done_rx))
+    }
+
+    /// Applies `SMBED_TEST_SLOW_READS=SUBSTRING:MS` (see the module docs); returns a
+    /// description for the log when it is set, an error when it is malformed.
+    pub fn slow_reads_from_env(&mut self) -> Result<Option<String>, String> {
+        let Ok(v) = std::env::var("SMBED_TEST_SLOW_READS") else {
+            return Ok(None);
+        };
+        let (name, ms) = v
+            .rsplit_once(':')
+            .and_then(|(n, ms)| Some((n, ms.parse::<u64>().ok()?)))
+            .filter(|(n, _)| !n.is_empty())
+            .ok_or_else(|| format!("SMBED_TEST_SLOW_READS={v}: expected SUBSTRING:MILLISECONDS"))?;
+        self.slow = Some((Arc::from(name), Duration::from_millis(ms)));
+        Ok(Some(format!(
+            "test fault injection: reads of paths containing {name:?} take {ms} ms more"
+        )))
+    }
+
+    /// The injected delay for a file at `path` (share-relative), if any.
+    pub fn slow_delay(&self, path: &str) -> Option<Duration> {
+        match &self.slow {
+            Some((name, d)) if path.contains(&**name) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// Queues a fetch of `len` bytes at `offset` of `fd`; `ticket` comes back when it is done.
+    pub fn fetch(
+        &self,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        len: usize,
+        ticket: u64,
+        delay: Duration,
+    ) -> std::io::Result<()> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(fd, 0)?;
+        self.jobs
+            .send(Job {
+                fd,
+                offset,
+                len,
+                ticket,
+                delay,
+            })
+            .map_err(|_| std::io::Error::other("I/O threads have stopped"))
+    }
+}
+
+fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, done: &smol::channel::Sender<u64>) {
+    let mut scratch = vec![0u8; CHUNK];
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        if !job.delay.is_zero() {
+            std::thread::sleep(job.delay);
+        }
+        let mut at = job.offset;
+        let end = job.offset.saturating_add(job.len as u64);
+        while at < end {
+            let n = ((end - at) as usize).min(CHUNK);
+            match rustix::io::pread(&job.fd, &mut scratch[..n], at) {
+                Ok(0) => break,
+                Ok(k) => at += k as u64,
+                Err(rustix::io::Errno::INTR) => {}
+                // The final read reports the error to the client.
+                Err(_) => break,
+            }
+        }
+        drop(job.fd);
+        if done.send_blocking(job.ticket).is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn fetches_complete_with_their_tickets_and_the_delay_applies() {
+        let path = std::env::temp_dir().join(format!("smbed-iopool-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 600_000]).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let (pool, done) = IoPool::start(2).unwrap();
+        pool.fetch(f.as_fd(), 0, 600_000, 1, Duration::ZERO)
+            .unwrap();
+        pool.fetch(f.as_fd(), 1 << 40, 10, 2, Duration::ZERO)
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        pool.fetch(f.as_fd(), 0, 10, 3, Duration::from_millis(200))
+            .unwrap();
+        let mut got: Vec<u64> = (0..3).map(|_| done.recv_blocking().unwrap()).collect();
+        assert!(t0.elapsed() >= Duration::from_millis(200));
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 3]);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn slow_reads_knob_is_parsed_strictly() {
+        let (mut pool, _done) = IoPool::start(1).unwrap();
+        assert_eq!(pool.slow_delay("a/slow.bin"), None);
+        pool.slow = Some((Arc::from("slow"), Duration::from_millis(5)));
+        assert_eq!(
+            pool.slow_delay("a/slow.bin"),
+            Some(Duration::from_millis(5))
+        );
+        assert_eq!(pool.slow_delay("a/fast.bin"), None);
+    }
+}
