@@ -105,12 +105,13 @@ struct Pools {
 }
 
 /// Serves every listener until the process is stopped.
-/// `io_done` delivers the tickets of reads the I/O threads finished (`iopool.rs`).
+/// `io_done` delivers the tickets (and results) of the jobs the I/O threads finished
+/// (`iopool.rs`).
 pub fn run(
     engine: Engine,
     listeners: Vec<TcpListener>,
     limits: DriverLimits,
-    io_done: smol::channel::Receiver<u64>,
+    io_done: smol::channel::Receiver<crate::iopool::Done>,
 ) -> std::io::Result<()> {
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(RefCell::new(0usize));
@@ -184,13 +185,13 @@ pub fn run(
                 }
             })
         };
-        // A read the I/O threads finished: its READ's final response is ready to send.
+        // A read or sync the I/O threads finished: its request's final response is ready.
         let completions = {
             let engine = engine.clone();
             let wakers = wakers.clone();
             ex.spawn(async move {
-                while let Ok(ticket) = io_done.recv().await {
-                    if engine.borrow_mut().io_ready(ticket) {
+                while let Ok((ticket, status)) = io_done.recv().await {
+                    if engine.borrow_mut().io_ready(ticket, status) {
                         wake_ready(&engine, &wakers);
                     }
                 }

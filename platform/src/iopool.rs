@@ -9,6 +9,9 @@
 //! the event loop, which calls `Server::io_ready` and sends the final response, now read from
 //! the cache. Other clients' requests, and cached reads of the same client, go on meanwhile.
 //!
+//! FLUSH works the same way: `try_flush` queues an `fdatasync` and the FLUSH waits for its
+//! result.
+//!
 //! A worker holds a duplicate of the file descriptor, so a CLOSE while the fetch is running
 //! is harmless (the engine then answers FILE_CLOSED and ignores the ticket).
 //!
@@ -21,18 +24,30 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use smb_wire::NtStatus;
+
 /// Bytes a worker reads per `pread` (its scratch buffer; the data itself is discarded, the page
 /// cache keeps it).
 const CHUNK: usize = 256 * 1024;
 
 #[derive(Debug)]
+enum Work {
+    /// Bring `len` bytes at `offset` into the page cache.
+    Fetch { offset: u64, len: usize },
+    /// `fdatasync` (`fsync` for a directory).
+    Sync { dir: bool },
+}
+
+#[derive(Debug)]
 struct Job {
     fd: OwnedFd,
-    offset: u64,
-    len: usize,
+    work: Work,
     ticket: u64,
     delay: Duration,
 }
+
+/// A finished job: its ticket and its result (`SUCCESS` or the error to answer).
+pub type Done = (u64, NtStatus);
 
 /// The sending side, kept by the VFS.
 #[derive(Clone, Debug)]
@@ -44,7 +59,7 @@ pub struct IoPool {
 impl IoPool {
     /// Starts `threads` workers (at least one). Finished tickets arrive on the returned
     /// channel, for the event loop.
-    pub fn start(threads: usize) -> std::io::Result<(Self, smol::channel::Receiver<u64>)> {
+    pub fn start(threads: usize) -> std::io::Result<(Self, smol::channel::Receiver<Done>)> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let (done_tx, done_rx) = smol::channel::unbounded();
@@ -92,12 +107,26 @@ impl IoPool {
         ticket: u64,
         delay: Duration,
     ) -> std::io::Result<()> {
+        self.queue(fd, Work::Fetch { offset, len }, ticket, delay)
+    }
+
+    /// Queues a data sync of `fd` (a full `fsync` for a directory).
+    pub fn sync(&self, fd: BorrowedFd<'_>, dir: bool, ticket: u64) -> std::io::Result<()> {
+        self.queue(fd, Work::Sync { dir }, ticket, Duration::ZERO)
+    }
+
+    fn queue(
+        &self,
+        fd: BorrowedFd<'_>,
+        work: Work,
+        ticket: u64,
+        delay: Duration,
+    ) -> std::io::Result<()> {
         let fd = rustix::io::fcntl_dupfd_cloexec(fd, 0)?;
         self.jobs
             .send(Job {
                 fd,
-                offset,
-                len,
+                work,
                 ticket,
                 delay,
             })
@@ -105,7 +134,7 @@ impl IoPool {
     }
 }
 
-fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, done: &smol::channel::Sender<u64>) {
+fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, done: &smol::channel::Sender<Done>) {
     let mut scratch = vec![0u8; CHUNK];
     loop {
         let job = match jobs.lock() {
@@ -118,20 +147,33 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, done: &smol::channel::Sender<u64>) 
         if !job.delay.is_zero() {
             std::thread::sleep(job.delay);
         }
-        let mut at = job.offset;
-        let end = job.offset.saturating_add(job.len as u64);
-        while at < end {
-            let n = ((end - at) as usize).min(CHUNK);
-            match rustix::io::pread(&job.fd, &mut scratch[..n], at) {
-                Ok(0) => break,
-                Ok(k) => at += k as u64,
-                Err(rustix::io::Errno::INTR) => {}
-                // The final read reports the error to the client.
-                Err(_) => break,
+        let status = match job.work {
+            Work::Fetch { offset, len } => {
+                let mut at = offset;
+                let end = offset.saturating_add(len as u64);
+                while at < end {
+                    let n = ((end - at) as usize).min(CHUNK);
+                    match rustix::io::pread(&job.fd, &mut scratch[..n], at) {
+                        Ok(0) => break,
+                        Ok(k) => at += k as u64,
+                        Err(rustix::io::Errno::INTR) => {}
+                        // The final read meets the error again and reports it.
+                        Err(_) => break,
+                    }
+                }
+                NtStatus::SUCCESS
             }
-        }
+            Work::Sync { dir } => {
+                let r = if dir {
+                    rustix::fs::fsync(&job.fd)
+                } else {
+                    rustix::fs::fdatasync(&job.fd)
+                };
+                r.map_or_else(crate::vfs::io_err, |()| NtStatus::SUCCESS)
+            }
+        };
         drop(job.fd);
-        if done.send_blocking(job.ticket).is_err() {
+        if done.send_blocking((job.ticket, status)).is_err() {
             return;
         }
     }
@@ -156,10 +198,15 @@ mod tests {
         let t0 = std::time::Instant::now();
         pool.fetch(f.as_fd(), 0, 10, 3, Duration::from_millis(200))
             .unwrap();
-        let mut got: Vec<u64> = (0..3).map(|_| done.recv_blocking().unwrap()).collect();
+        pool.sync(f.as_fd(), false, 4).unwrap();
+        let mut got: Vec<Done> = (0..4).map(|_| done.recv_blocking().unwrap()).collect();
         assert!(t0.elapsed() >= Duration::from_millis(200));
-        got.sort_unstable();
-        assert_eq!(got, [1, 2, 3]);
+        got.sort_unstable_by_key(|d| d.0);
+        assert_eq!(
+            got,
+            [1, 2, 3, 4].map(|t| (t, NtStatus::SUCCESS)),
+            "fetches and syncs succeed"
+        );
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -101,6 +101,20 @@ def run(args, encrypt):
     report(f"{mode} others kept going", len(lat) >= 20 and errors == 0 and p99 < P99_MS,
            f"{len(lat)} ECHO+READ pairs during the wait, p50 {lat[len(lat) // 2] if lat else 0:.1f} ms, "
            f"p99 {p99:.1f} ms (bar {P99_MS} ms), {errors} errors")
+    # FLUSH is synced on an I/O thread too (interim STATUS_PENDING, then the result).
+    try:
+        w = Open(a.tree, f"flush-{mode}.bin")
+        w.create(ImpersonationLevel.Impersonation,
+                 FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
+                 0, ShareAccess.FILE_SHARE_READ, CreateDisposition.FILE_OVERWRITE_IF,
+                 CreateOptions.FILE_NON_DIRECTORY_FILE)
+        w.write(b"flushed " * 512, 0)
+        w.flush()
+        back = w.read(0, 4096)
+        w.close()
+        report(f"{mode} flush", back == b"flushed " * 512, "write, FLUSH, read back")
+    except Exception as e:  # noqa: BLE001 - reported
+        report(f"{mode} flush", False, repr(e))
     a.close()
     b.close()
 

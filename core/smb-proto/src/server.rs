@@ -861,6 +861,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                     // The holder is closing: the waiting CREATE runs again.
                     Waiting::Break { holder, .. } => (holder, NtStatus::SUCCESS),
                     Waiting::Read { open, .. } => (open, NtStatus::FILE_CLOSED),
+                    // The flush runs on; its result no longer has a request to go to.
+                    Waiting::Flush { open, .. } => (open, NtStatus::FILE_CLOSED),
                 };
                 if open == oh && p.done.is_none() {
                     p.done = Some(status);
@@ -869,19 +871,23 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         }
     }
 
-    /// The host finished fetching the data of the READ that [`Vfs::try_read`] declined with
-    /// `ticket`: its final response is ready for [`Server::poll_transmit`] (the driver then
-    /// wakes the writers of [`Server::for_each_transmit`]). Returns whether a READ was waiting
-    /// for it (not if it was cancelled or its open closed meanwhile).
-    pub fn io_ready(&mut self, ticket: u64) -> bool {
+    /// The host finished the I/O that [`Vfs::try_read`] or [`Vfs::try_flush`] declined with
+    /// `ticket`, with `status` (`SUCCESS` or the error to answer): the request's final
+    /// response is ready for [`Server::poll_transmit`] (the driver then wakes the writers of
+    /// [`Server::for_each_transmit`]). Returns whether a request was waiting for it (not if
+    /// it was cancelled or its open closed meanwhile).
+    pub fn io_ready(&mut self, ticket: u64, status: NtStatus) -> bool {
         let mut found = false;
         for (_, c) in self.conns.iter_mut() {
             for p in c.pending.iter_mut() {
-                if let Waiting::Read { ticket: t, .. } = p.waiting {
-                    if t == ticket && p.done.is_none() {
-                        p.done = Some(NtStatus::SUCCESS);
-                        found = true;
-                    }
+                let (Waiting::Read { ticket: t, .. } | Waiting::Flush { ticket: t, .. }) =
+                    p.waiting
+                else {
+                    continue;
+                };
+                if t == ticket && p.done.is_none() {
+                    p.done = Some(status);
+                    found = true;
                 }
             }
         }
@@ -948,7 +954,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             session_setup::emit_error(out)
         } else {
             match p.waiting {
-                Waiting::Lock { .. } => session_setup::emit_empty(out),
+                Waiting::Lock { .. } | Waiting::Flush { .. } => session_setup::emit_empty(out),
                 Waiting::Notify { .. } => self.emit_notify(&p, out),
                 Waiting::Read {
                     open,

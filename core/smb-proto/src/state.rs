@@ -78,6 +78,8 @@ pub enum Waiting {
         minimum: u32,
         ticket: u64,
     },
+    /// A FLUSH the host runs off the event loop ([`crate::Vfs::try_flush`]).
+    Flush { open: Handle, ticket: u64 },
 }
 
 /// Longest CREATE request, with the compound elements after it, kept while it waits for an

@@ -181,8 +181,9 @@ pub trait Vfs {
     /// at hand (not in the page cache, a slow disk), it arranges for it to be fetched off the
     /// event loop and returns `Err(NtStatus::PENDING)`. The engine then answers the READ with
     /// an interim STATUS_PENDING ([MS-SMB2] 3.3.4.2) and the host calls
-    /// [`Server::io_ready`](crate::Server::io_ready) with `ticket` once the fetch is done; the
-    /// final response then reads with [`read`](Self::read), which finds the data at hand.
+    /// [`Server::io_ready`](crate::Server::io_ready) with `ticket` once the fetch is done
+    /// (with `SUCCESS`, or the error that ends the READ); the final response then reads with
+    /// [`read`](Self::read), which finds the data at hand.
     /// The default never declines.
     fn try_read(
         &mut self,
@@ -200,6 +201,15 @@ pub trait Vfs {
 
     /// Flush the node's data to stable storage.
     fn flush(&mut self, node: NodeId) -> Result<(), NtStatus>;
+
+    /// Like [`flush`](Self::flush), but the host may run the flush off the event loop and
+    /// return `Err(NtStatus::PENDING)`; it then calls
+    /// [`Server::io_ready`](crate::Server::io_ready) with `ticket` and the flush's result.
+    /// The default flushes in place.
+    fn try_flush(&mut self, node: NodeId, ticket: u64) -> Result<(), NtStatus> {
+        let _ = ticket;
+        self.flush(node)
+    }
 
     /// Set the end of file (truncate or extend with zeros).
     fn set_len(&mut self, node: NodeId, len: u64) -> Result<(), NtStatus>;

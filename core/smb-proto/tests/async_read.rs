@@ -1,7 +1,8 @@
-//! READs whose data the host fetches off the event loop ([`Vfs::try_read`] declining with
-//! PENDING): the client gets an interim STATUS_PENDING at once and the final, signed READ
-//! response after `Server::io_ready` ([MS-SMB2] 3.3.4.2); a close or a CANCEL meanwhile ends
-//! the wait; a READ in the middle of a compound reads in place.
+//! READs and FLUSHes whose I/O the host does off the event loop ([`Vfs::try_read`],
+//! [`Vfs::try_flush`] declining with PENDING): the client gets an interim STATUS_PENDING at
+//! once and the final, signed response after `Server::io_ready` ([MS-SMB2] 3.3.4.2), with the
+//! I/O's status; a close or a CANCEL meanwhile ends the wait; a READ in the middle of a
+//! compound reads in place.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use smb_testkit::client::{Req, TestClient};
@@ -45,7 +46,7 @@ fn declined_read_goes_async_and_completes_with_the_data() {
     // Nothing to send before the host says the data is there; other requests go on.
     assert!(final_response(&ts, &c).is_none());
     c.echo().ok();
-    assert!(ts.with(|s| s.io_ready(ticket)));
+    assert!(ts.with(|s| s.io_ready(ticket, NtStatus::SUCCESS)));
     let msg = final_response(&ts, &c).expect("final READ response");
     let h = Header::new_checked(&msg).unwrap();
     assert_eq!(h.command(), Command::READ);
@@ -56,7 +57,7 @@ fn declined_read_goes_async_and_completes_with_the_data() {
     let data_len = u32::from_le_bytes(body[4..8].try_into().unwrap()) as usize;
     assert_eq!(&msg[data_off..data_off + data_len], b"456789");
     // A second io_ready for the same ticket finds nothing.
-    assert!(!ts.with(|s| s.io_ready(ticket)));
+    assert!(!ts.with(|s| s.io_ready(ticket, NtStatus::SUCCESS)));
     assert!(final_response(&ts, &c).is_none());
 }
 
@@ -72,7 +73,10 @@ fn close_or_cancel_ends_a_waiting_read() {
         Header::new_checked(&msg).unwrap().status(),
         NtStatus::FILE_CLOSED
     );
-    assert!(!ts.with(|s| s.io_ready(t1)), "nothing waits any more");
+    assert!(
+        !ts.with(|s| s.io_ready(t1, NtStatus::SUCCESS)),
+        "nothing waits any more"
+    );
 
     let fid = c.create("data.bin").ok().file_id();
     let r = c.read(fid, 0, 4);
@@ -101,6 +105,33 @@ fn a_read_in_the_middle_of_a_compound_reads_in_place() {
     assert_eq!(msgs[0].data(), b"0123");
     assert_eq!(msgs[1].status(), NtStatus::PENDING, "last: may wait");
     let t = ts.vfs(|v| v.deferred_reads.pop()).unwrap();
-    assert!(ts.with(|s| s.io_ready(t)));
+    assert!(ts.with(|s| s.io_ready(t, NtStatus::SUCCESS)));
     assert!(final_response(&ts, &c).is_some());
+}
+
+#[test]
+fn declined_flush_goes_async_and_reports_the_sync_result() {
+    let ts = TestServer::new();
+    let (mut c, fid) = setup(&ts);
+    ts.vfs(|v| v.defer_flushes = true);
+    let flush = |c: &mut TestClient| c.send(Req::flush(fid));
+    assert_eq!(flush(&mut c).status(), NtStatus::PENDING);
+    let t = ts.vfs(|v| v.deferred_flushes.pop()).unwrap();
+    assert!(final_response(&ts, &c).is_none());
+    assert!(ts.with(|s| s.io_ready(t, NtStatus::SUCCESS)));
+    let msg = final_response(&ts, &c).expect("flushed");
+    let h = Header::new_checked(&msg).unwrap();
+    assert_eq!(
+        (h.command(), h.status()),
+        (Command::FLUSH, NtStatus::SUCCESS)
+    );
+    // A failed sync is the FLUSH's status.
+    assert_eq!(flush(&mut c).status(), NtStatus::PENDING);
+    let t = ts.vfs(|v| v.deferred_flushes.pop()).unwrap();
+    assert!(ts.with(|s| s.io_ready(t, NtStatus::DISK_FULL)));
+    let msg = final_response(&ts, &c).expect("failed flush");
+    assert_eq!(
+        Header::new_checked(&msg).unwrap().status(),
+        NtStatus::DISK_FULL
+    );
 }

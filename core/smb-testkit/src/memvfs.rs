@@ -152,6 +152,10 @@ pub struct MemVfs {
     pub defer_reads: bool,
     /// Tickets of declined reads, oldest first.
     pub deferred_reads: Vec<u64>,
+    /// Make `try_flush` decline (`PENDING`), keeping the ticket in `deferred_flushes`.
+    pub defer_flushes: bool,
+    /// Tickets of declined flushes, oldest first.
+    pub deferred_flushes: Vec<u64>,
 }
 
 impl MemVfs {
@@ -169,6 +173,8 @@ impl MemVfs {
             alloc_in_read: false,
             defer_reads: false,
             deferred_reads: Vec::new(),
+            defer_flushes: false,
+            deferred_flushes: Vec::new(),
         }
     }
 
@@ -600,6 +606,14 @@ impl Vfs for MemVfs {
             return Err(NtStatus::PENDING);
         }
         self.read(node, offset, out)
+    }
+
+    fn try_flush(&mut self, node: NodeId, ticket: u64) -> Result<(), NtStatus> {
+        if self.defer_flushes {
+            self.deferred_flushes.push(ticket);
+            return Err(NtStatus::PENDING);
+        }
+        self.flush(node)
     }
 
     fn read(&mut self, node: NodeId, offset: u64, out: &mut [u8]) -> Result<usize, NtStatus> {

@@ -637,7 +637,7 @@ fn ctx<'a>(share: &'a Share, resolver: &'a Resolver, opath_xattr: &'a Cell<bool>
     }
 }
 
-fn io_err(e: Errno) -> NtStatus {
+pub(crate) fn io_err(e: Errno) -> NtStatus {
     errno::map(e)
 }
 
@@ -822,6 +822,19 @@ impl Vfs for PosixVfs {
             rustix::fs::fdatasync(fd)
         };
         r.map_err(io_err)
+    }
+
+    /// Syncs on an I/O thread (`iopool.rs`) when there is a pool: a flush to a slow disk can
+    /// take seconds.
+    fn try_flush(&mut self, node: NodeId, ticket: u64) -> Result<(), NtStatus> {
+        let Some(pool) = &self.io else {
+            return self.flush(node);
+        };
+        let (n, fd) = self.node(node)?;
+        match pool.sync(fd, n.is_dir, ticket) {
+            Ok(()) => Err(NtStatus::PENDING),
+            Err(_) => self.flush(node),
+        }
     }
 
     fn set_len(&mut self, node: NodeId, len: u64) -> Result<(), NtStatus> {

@@ -73,12 +73,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             .ok_or(NtStatus::INVALID_PARAMETER)?;
         // The last request of a chain may go async while the host fetches data that is not
         // at hand ([`Vfs::try_read`]); the others read as before.
-        let may_park = !chain.in_middle
-            && chain.conn.is_some_and(|c| {
-                self.conns
-                    .get(c)
-                    .is_some_and(|c| c.pending.len() < crate::state::MAX_PENDING)
-            });
+        let may_park = self.may_wait(chain);
         let n = if may_park && want > 0 {
             let ticket = self.next_io_ticket;
             match self.vfs.try_read(node, req.offset, dst, ticket) {
@@ -109,6 +104,17 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             self.vfs.read(node, req.offset, dst)?
         };
         self.read_done(oh, node, req.offset, req.length, req.minimum_count, n, out)
+    }
+
+    /// Whether the request being handled may go async while the host does its I/O: the last
+    /// request of its chain, on a connection with room for another pending request.
+    fn may_wait(&self, chain: &Chain) -> bool {
+        !chain.in_middle
+            && chain.conn.is_some_and(|c| {
+                self.conns
+                    .get(c)
+                    .is_some_and(|c| c.pending.len() < crate::state::MAX_PENDING)
+            })
     }
 
     /// The final response of a READ that waited for [`Server::io_ready`]: the data is at hand
@@ -237,7 +243,32 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             return Err(NtStatus::ACCESS_DENIED);
         }
         if !o.is_directory {
-            self.vfs.flush(o.node)?;
+            let node = o.node;
+            // Like READ: the last request of a chain may wait (interim STATUS_PENDING) while
+            // the host syncs off the event loop.
+            let may_park = self.may_wait(chain);
+            if may_park {
+                let ticket = self.next_io_ticket;
+                match self.vfs.try_flush(node, ticket) {
+                    Err(NtStatus::PENDING) => {
+                        self.next_io_ticket += 1;
+                        match self.park(chain, msg, Waiting::Flush { open: oh, ticket }) {
+                            Ok(id) => {
+                                chain.async_id = Some(id);
+                                return Ok(Reply {
+                                    status: NtStatus::PENDING,
+                                    len: smb_wire::session_setup::emit_error(out),
+                                });
+                            }
+                            // No room to wait: the flush runs anyway; sync again here.
+                            Err(_) => self.vfs.flush(node)?,
+                        }
+                    }
+                    r => r?,
+                }
+            } else {
+                self.vfs.flush(node)?;
+            }
         }
         Ok(Reply {
             status: NtStatus::SUCCESS,
