@@ -277,11 +277,16 @@ async fn serve_conn(
                 .borrow_mut()
                 .handle_frame(now_filetime(), id, &mut rx[..len], tx);
             drop(rxl);
+            // A zero-copy READ: its data follows the frame, straight from the file.
+            let tail = engine.borrow_mut().take_tail();
             match result {
                 Ok(0) => {}
                 Ok(n) => {
                     let _g = wlock.lock().await;
                     stream.write_all(&tx[..n]).await?;
+                    if let Some(t) = tail {
+                        send_tail(&mut stream, engine, t).await?;
+                    }
                 }
                 Err(d) => {
                     crate::warn!("{peer}: disconnecting: {}", d.0);
@@ -298,6 +303,44 @@ async fn serve_conn(
     wakers.borrow_mut().remove(&id);
     drop(writer);
     result
+}
+
+/// Sends a zero-copy READ's data from the file with `sendfile` (page cache to socket, no copy
+/// through user memory). The frame header already announced `t.len` bytes: if the file has
+/// fewer by now (truncated meanwhile), zeros make up the rest so the stream stays framed.
+async fn send_tail(
+    stream: &mut TcpStream,
+    engine: &Engine,
+    t: smb_proto::FileTail,
+) -> std::io::Result<()> {
+    static ZEROS: [u8; 4096] = [0; 4096];
+    let file = engine
+        .borrow()
+        .vfs()
+        .file_fd(t.node)
+        .and_then(|fd| rustix::io::fcntl_dupfd_cloexec(fd, 0).ok());
+    let mut left = t.len as usize;
+    if let Some(file) = file {
+        let sock: std::sync::Arc<smol::Async<std::net::TcpStream>> = stream.clone().into();
+        let mut off = t.offset;
+        while left > 0 {
+            let sent = sock
+                .write_with(|s| {
+                    rustix::fs::sendfile(s, &file, Some(&mut off), left).map_err(Into::into)
+                })
+                .await?;
+            if sent == 0 {
+                break;
+            }
+            left -= sent;
+        }
+    }
+    while left > 0 {
+        let k = left.min(ZEROS.len());
+        stream.write_all(&ZEROS[..k]).await?;
+        left -= k;
+    }
+    Ok(())
 }
 
 /// Nudges the writer task of every connection that has an async response to send.

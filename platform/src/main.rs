@@ -316,6 +316,8 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         dns_domain: "",
         max_io: limits.max_io,
         max_credits: limits.credits,
+        // The driver sends zero-copy READ tails with sendfile.
+        zero_copy_reads: true,
     };
     let storage = smb_proto::Storage {
         conns: slots(limits.conns),

@@ -21,7 +21,7 @@ pub mod table;
 pub mod vfs;
 
 pub use policy::{EncryptPolicy, MapToGuest, Policy, Principal, ShareInfo};
-pub use server::{Config, ConnId, Disconnect, Server, SigningPolicy, Storage};
+pub use server::{Config, ConnId, Disconnect, FileTail, Server, SigningPolicy, Storage};
 pub use table::Slot;
 
 /// Rounds up to a multiple of 8.

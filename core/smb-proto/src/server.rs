@@ -44,6 +44,20 @@ pub struct Config<'r> {
     pub max_io: u32,
     /// Most credits a connection may hold.
     pub max_credits: u16,
+    /// Let a READ that is alone in its frame, and whose response is neither signed nor
+    /// encrypted, leave its data in the file ([`Vfs::tail_len`]): the host sends it after the
+    /// response with `sendfile` ([`Server::take_tail`]). Only for hosts that do.
+    pub zero_copy_reads: bool,
+}
+
+/// File data that follows the response [`Server::handle_frame`] just wrote: the host sends
+/// `len` bytes of `node` from `offset` (zeros for any part the file no longer has, so the frame
+/// keeps the length its header announced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileTail {
+    pub node: crate::vfs::NodeId,
+    pub offset: u64,
+    pub len: u32,
 }
 
 /// Storage the server's tables live in, lent once (smoltcp `SocketSet`).
@@ -104,6 +118,11 @@ pub(crate) struct Chain {
     /// Set by a CREATE that parked in the middle of a compound (its AsyncId): the rest of the
     /// chain waits with it and is not handled now.
     pub rest_parked: Option<u64>,
+    /// The request is alone in its frame.
+    pub single: bool,
+    /// A READ may leave its data in the file ([`Config::zero_copy_reads`]): alone in its
+    /// frame, response neither signed nor encrypted.
+    pub tail_ok: bool,
 }
 
 /// The SMB2/3 server engine.
@@ -122,6 +141,8 @@ pub struct Server<'r, V: Vfs, P: Policy> {
     pub(crate) deferred_logoff: Option<Handle>,
     /// Next ticket for a READ the host fetches asynchronously ([`Vfs::try_read`]).
     pub(crate) next_io_ticket: u64,
+    /// File data to send after the response just written ([`Server::take_tail`]).
+    pub(crate) tail: Option<FileTail>,
 }
 
 impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
@@ -139,6 +160,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             now: 0,
             deferred_logoff: None,
             next_io_ticket: 1,
+            tail: None,
         }
     }
 
@@ -172,6 +194,18 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         &mut self.vfs
     }
 
+    /// The VFS (for the host to send a [`FileTail`]).
+    pub fn vfs(&self) -> &V {
+        &self.vfs
+    }
+
+    /// The file data that must follow the frame [`Server::handle_frame`] just returned, if a
+    /// zero-copy READ left it in the file ([`Config::zero_copy_reads`]). The frame's Direct
+    /// TCP header already counts it: the host must send exactly `len` bytes after the frame.
+    pub fn take_tail(&mut self) -> Option<FileTail> {
+        self.tail.take()
+    }
+
     /// Counts of live connections, sessions, trees and opens.
     pub fn counts(&self) -> [usize; 4] {
         [
@@ -195,6 +229,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         tx: &mut [u8],
     ) -> Result<usize, Disconnect> {
         self.now = now;
+        self.tail = None;
         if self.poll_timeout().is_some_and(|d| d <= now) {
             self.handle_timeout(now);
         }
@@ -212,11 +247,20 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         }
         let n = self.handle_chain(conn, rx, &mut tx[transport::HEADER_LEN..], false);
         self.finish_deferred_logoff();
-        let n = n?;
+        let n = match n {
+            Ok(n) => n,
+            Err(d) => {
+                self.tail = None;
+                return Err(d);
+            }
+        };
         if n > 0 {
-            transport::emit_header(tx, n);
+            // A zero-copy READ's data follows the frame: the frame length counts it.
+            let tail = self.tail.map_or(0, |t| t.len as usize);
+            transport::emit_header(tx, n + tail);
             Ok(n + transport::HEADER_LEN)
         } else {
+            self.tail = None;
             Ok(0)
         }
     }
@@ -339,6 +383,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             }
             let related = is_related && !first;
             chain.in_middle = next != 0;
+            chain.single = first && next == 0 && prev_out.is_none();
             chain.rest_parked = None;
             if is_related && first {
                 // The first element cannot be related ([MS-SMB2] 3.3.5.2.7.2); it and the
@@ -527,6 +572,11 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                     // Windows fails the requests after a failed related CREATE with its status.
                     Err(e)
                 } else {
+                    chain.tail_ok = self.cfg.zero_copy_reads
+                        && chain.single
+                        && !encrypted
+                        && !signed
+                        && cmd == Command::READ;
                     self.dispatch(conn, cmd, msg, out, chain, sh, th, related)
                 }
             }

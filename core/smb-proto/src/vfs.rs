@@ -196,6 +196,15 @@ pub trait Vfs {
         self.read(node, offset, out)
     }
 
+    /// Zero-copy READ ([`Config::zero_copy_reads`](crate::Config)): how many of the `len` bytes
+    /// at `offset` (clamped at the end of file) the host can send straight from the file
+    /// after the response header, without blocking (the data is in the page cache); `None`
+    /// to read into the response buffer as usual. The default is always `None`.
+    fn tail_len(&mut self, node: NodeId, offset: u64, len: u32) -> Result<Option<u32>, NtStatus> {
+        let _ = (node, offset, len);
+        Ok(None)
+    }
+
     /// Write all of `data` at `offset` (extending the file); returns the count written.
     fn write(&mut self, node: NodeId, offset: u64, data: &[u8]) -> Result<usize, NtStatus>;
 

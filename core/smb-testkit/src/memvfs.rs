@@ -156,6 +156,10 @@ pub struct MemVfs {
     pub defer_flushes: bool,
     /// Tickets of declined flushes, oldest first.
     pub deferred_flushes: Vec<u64>,
+    /// Offer zero-copy READ tails (`tail_len`) for files.
+    pub tail_reads: bool,
+    /// Tails offered so far.
+    pub tails_offered: u64,
 }
 
 impl MemVfs {
@@ -175,6 +179,8 @@ impl MemVfs {
             deferred_reads: Vec::new(),
             defer_flushes: false,
             deferred_flushes: Vec::new(),
+            tail_reads: false,
+            tails_offered: 0,
         }
     }
 
@@ -606,6 +612,19 @@ impl Vfs for MemVfs {
             return Err(NtStatus::PENDING);
         }
         self.read(node, offset, out)
+    }
+
+    fn tail_len(&mut self, node: NodeId, offset: u64, len: u32) -> Result<Option<u32>, NtStatus> {
+        if !self.tail_reads {
+            return Ok(None);
+        }
+        let ino = self.handle(node).ino;
+        let Kind::File(d) = &self.inode_mut(ino).kind else {
+            return Ok(None);
+        };
+        let left = (d.len() as u64).saturating_sub(offset);
+        self.tails_offered += 1;
+        Ok(Some(u32::try_from(left.min(u64::from(len))).unwrap_or(len)))
     }
 
     fn try_flush(&mut self, node: NodeId, ticket: u64) -> Result<(), NtStatus> {

@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use smb_proto::state::{Conn, Open, Session, Tree};
-use smb_proto::vfs::ShareId;
+use smb_proto::vfs::{ShareId, Vfs};
 use smb_proto::{
     Config, ConnId, Disconnect, EncryptPolicy, MapToGuest, Server, SigningPolicy, Slot, Storage,
 };
@@ -35,6 +35,8 @@ pub struct TestConfig {
     pub max_dialect: u16,
     pub max_io: u32,
     pub max_credits: u16,
+    /// `Config::zero_copy_reads` (the test then takes the tails itself).
+    pub zero_copy_reads: bool,
     pub conns: usize,
     pub sessions: usize,
     pub trees: usize,
@@ -62,6 +64,7 @@ impl Default for TestConfig {
             max_dialect: dialect::SMB3_11,
             max_io: 65536,
             max_credits: 128,
+            zero_copy_reads: false,
             conns: 8,
             sessions: 16,
             trees: 32,
@@ -126,6 +129,7 @@ impl TestServer {
             dns_domain: "test",
             max_io: cfg.max_io,
             max_credits: cfg.max_credits,
+            zero_copy_reads: cfg.zero_copy_reads,
         };
         let storage = Storage {
             conns: slots::<Conn>(cfg.conns),
@@ -208,17 +212,31 @@ impl TestServer {
         rx.extend_from_slice(frame);
         let n = server.handle_frame(now, conn, rx, tx)?;
         if n == 0 {
+            assert_eq!(server.take_tail(), None, "a tail without a frame");
             return Ok(Vec::new());
         }
         assert!(n >= 4 && n <= tx.len(), "handle_frame returned {n}");
         assert_eq!(tx[0], 0, "Direct TCP header byte 0");
         let len = (usize::from(tx[1]) << 16) | (usize::from(tx[2]) << 8) | usize::from(tx[3]);
+        let mut out = tx[4..n].to_vec();
+        // A zero-copy READ: send its data from the file as the host's sendfile would (zeros
+        // for what the file no longer has).
+        let tail = server.take_tail();
+        if let Some(t) = tail {
+            let start = out.len();
+            out.resize(start + t.len as usize, 0);
+            let got = server
+                .vfs_mut()
+                .read(t.node, t.offset, &mut out[start..])
+                .unwrap_or(0);
+            out[start + got..].fill(0);
+        }
         assert_eq!(
             len + 4,
-            n,
-            "Direct TCP length does not match the returned length"
+            n + tail.map_or(0, |t| t.len as usize),
+            "Direct TCP length does not match the returned length (plus tail)"
         );
-        Ok(tx[4..n].to_vec())
+        Ok(out)
     }
 
     /// [`exchange`](Self::exchange) on caller buffers, without copying or allocating: `rx` is

@@ -556,6 +556,13 @@ impl PosixVfs {
         self.io = Some(pool);
     }
 
+    /// The descriptor of an open file node, for the driver to `sendfile` a zero-copy READ
+    /// tail from ([`smb_proto::FileTail`]).
+    pub fn file_fd(&self, node: NodeId) -> Option<BorrowedFd<'_>> {
+        let (n, fd) = self.node(node).ok()?;
+        (n.stream.is_none() && !n.is_dir).then_some(fd)
+    }
+
     /// Keeps the case-lookup cache in step with a name we created (`added`) or removed.
     fn case_changed(&mut self, si: usize, path: &str, added: bool) {
         let (parent, name) = split_parent(path);
@@ -822,6 +829,35 @@ impl Vfs for PosixVfs {
             rustix::fs::fdatasync(fd)
         };
         r.map_err(io_err)
+    }
+
+    /// A zero-copy READ tail when the range is in the page cache (its first and last byte
+    /// read with `RWF_NOWAIT`; uncached data goes the `try_read` way, through the I/O
+    /// threads, so `sendfile` never waits for the disk on the event loop).
+    fn tail_len(&mut self, node: NodeId, offset: u64, len: u32) -> Result<Option<u32>, NtStatus> {
+        let (n, fd) = self.node(node)?;
+        if n.stream.is_some() || n.is_dir || len == 0 {
+            return Ok(None);
+        }
+        if let Some(pool) = &self.io {
+            if pool.slow_delay(&n.path).is_some() {
+                return Ok(None);
+            }
+        }
+        let size = u64::try_from(rustix::fs::fstat(fd).map_err(io_err)?.st_size).unwrap_or(0);
+        if offset >= size {
+            return Ok(None);
+        }
+        let count = u64::from(len).min(size - offset);
+        let mut byte = [0u8; 1];
+        for at in [offset, offset + count - 1] {
+            let mut bufs = [std::io::IoSliceMut::new(&mut byte)];
+            match rustix::io::preadv2(fd, &mut bufs, at, rustix::io::ReadWriteFlags::NOWAIT) {
+                Ok(1) => {}
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(count as u32))
     }
 
     /// Syncs on an I/O thread (`iopool.rs`) when there is a pool: a flush to a slow disk can

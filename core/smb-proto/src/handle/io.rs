@@ -1,15 +1,21 @@
 //! READ ([MS-SMB2] 3.3.5.12), WRITE (3.3.5.13) and FLUSH (3.3.5.11). READ data goes from the
-//! VFS straight into the response buffer.
+//! VFS straight into the response buffer, or, for a large READ alone in an unsigned,
+//! unencrypted frame on a host that supports it, stays in the file and is sent after the
+//! response with `sendfile` ([`crate::server::FileTail`]).
 
 use smb_wire::create::access;
 use smb_wire::file_ops::{self, FlushRequest, ReadRequest, WriteRequest};
 use smb_wire::NtStatus;
 
 use crate::policy::Policy;
-use crate::server::{Chain, ConnId, HResult, Reply, Server};
+use crate::server::{Chain, ConnId, FileTail, HResult, Reply, Server};
 use crate::state::Waiting;
 use crate::table::Handle;
 use crate::vfs::{NodeId, Vfs};
+
+/// Smallest READ worth sending from the file with `sendfile` ([`Vfs::tail_len`]): below it,
+/// the size check and the extra syscalls cost more than the copy they save.
+pub const TAIL_MIN: u32 = 64 * 1024;
 
 /// Credits a payload of `len` bytes costs ([MS-SMB2] 3.3.5.2.5).
 pub fn credits_for(len: u32) -> u16 {
@@ -68,6 +74,26 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
         let off = file_ops::READ_DATA_OFFSET;
         let want = req.length as usize;
+        if chain.tail_ok && req.length >= TAIL_MIN {
+            // Zero-copy: the host sends the data straight from the file after the response.
+            if let Some(n) = self.vfs.tail_len(node, req.offset, req.length)? {
+                if n > 0 && n <= req.length && n >= req.minimum_count {
+                    if let Some(o) = self.opens.get_mut(oh) {
+                        o.position = req.offset + u64::from(n);
+                    }
+                    self.tail = Some(FileTail {
+                        node,
+                        offset: req.offset,
+                        len: n,
+                    });
+                    let n = n as usize;
+                    return Ok(Reply {
+                        status: NtStatus::SUCCESS,
+                        len: file_ops::emit_read_response(out, n) - n,
+                    });
+                }
+            }
+        }
         let dst = out
             .get_mut(off..off + want)
             .ok_or(NtStatus::INVALID_PARAMETER)?;
