@@ -324,7 +324,9 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         sessions: slots(limits.sessions),
         trees: slots(limits.trees),
         opens: slots(limits.opens),
-        pipes: slots(limits.conns),
+                // Named pipes (srvsvc, wkssvc) are opened briefly, for share lists and server info;
+        // a slot holds 16 KiB of RPC buffers, so not one per connection.
+        pipes: slots((limits.conns / 4).clamp(8, 64)),
     };
     let server = smb_proto::Server::new(engine_cfg, vfs, policy, storage);
     let engine: driver::Engine = std::rc::Rc::new(std::cell::RefCell::new(server));

@@ -86,7 +86,9 @@ pub struct ShareRoot {
 /// `O_NONBLOCK` so that an object swapped for a FIFO in the meantime cannot block us.
 const REOPEN_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::NONBLOCK).union(OFlags::NOCTTY);
 
-/// Initial capacity of each slot's path buffer (grows, and stays grown, for longer paths).
+/// Capacity a slot's path buffer gets when the slot is first used (it grows, and stays grown,
+/// for longer paths). Slots are reused most recently freed first, so only as many buffers
+/// exist as opens were ever live at once, not one per slot of the board's table.
 const SLOT_PATH_CAPACITY: usize = 256;
 
 /// How often `open` retries when a concurrent change of the file system races with it.
@@ -529,7 +531,7 @@ impl PosixVfs {
                 is_dir: false,
                 writable: false,
                 unlinked: false,
-                path: String::with_capacity(SLOT_PATH_CAPACITY),
+                                path: String::new(),
                 cursor: dir::Cursor::default(),
                 stream: None,
             })
@@ -682,8 +684,11 @@ impl Vfs for PosixVfs {
         n.share = si;
         n.is_dir = info.is_directory;
         n.writable = o.writable;
-        n.unlinked = false;
+                n.unlinked = false;
         n.path.clear();
+        if n.path.capacity() == 0 {
+            n.path.reserve(SLOT_PATH_CAPACITY.max(path.len()));
+        }
         n.path.push_str(path);
         n.cursor.rewind();
         Ok((NodeId(slot), o.action, info))
