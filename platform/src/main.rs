@@ -324,9 +324,13 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         sessions: slots(limits.sessions),
         trees: slots(limits.trees),
         opens: slots(limits.opens),
-                // Named pipes (srvsvc, wkssvc) are opened briefly, for share lists and server info;
+        // Named pipes (srvsvc, wkssvc) are opened briefly, for share lists and server info;
         // a slot holds 16 KiB of RPC buffers, so not one per connection.
         pipes: slots((limits.conns / 4).clamp(8, 64)),
+        // Byte-range locks and directory enumerations live in their own tables, so an open
+        // slot stays ~100 bytes: few opens lock, a minority enumerate.
+        locks: slots((limits.opens / 2).clamp(64, 16384)),
+        searches: slots((limits.opens / 4).clamp(32, 4096)),
     };
     let server = smb_proto::Server::new(engine_cfg, vfs, policy, storage);
     let engine: driver::Engine = std::rc::Rc::new(std::cell::RefCell::new(server));

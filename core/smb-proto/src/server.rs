@@ -9,7 +9,9 @@ use smb_wire::ids::{dialect, FileId};
 use smb_wire::{session_setup, transport, NtStatus, HEADER_LEN};
 
 use crate::policy::{EncryptPolicy, MapToGuest, Policy};
-use crate::state::{Conn, Open, Pending, PipeSlot, Session, SessionState, Tree, Waiting};
+use crate::state::{
+    Conn, HeldLock, Open, Pending, PipeSlot, Search, Session, SessionState, Tree, Waiting,
+};
 use crate::table::{Full, Handle, Slot, Table};
 use crate::vfs::Vfs;
 
@@ -69,6 +71,11 @@ pub struct Storage<'r> {
     pub opens: &'r mut [Slot<Open>],
     /// Named pipes open on IPC$ (a few per client).
     pub pipes: &'r mut [Slot<PipeSlot>],
+    /// Byte-range locks, all opens together (an open holds at most
+    /// [`MAX_LOCKS`](crate::state::MAX_LOCKS)).
+    pub locks: &'r mut [Slot<HeldLock>],
+    /// Directory enumerations (one per open that has enumerated, until it closes).
+    pub searches: &'r mut [Slot<Search>],
 }
 
 /// A connection handle.
@@ -135,6 +142,10 @@ pub struct Server<'r, V: Vfs, P: Policy> {
     pub(crate) trees: Table<'r, Tree>,
     pub(crate) opens: Table<'r, Open>,
     pub(crate) pipes: Table<'r, PipeSlot>,
+    pub(crate) locks: Table<'r, HeldLock>,
+    pub(crate) searches: Table<'r, Search>,
+    /// Order of byte-range locks taken ([`HeldLock::seq`]).
+    pub(crate) lock_seq: u64,
     /// Current time (FILETIME) of the call being handled.
     pub(crate) now: u64,
     /// A session logged off in the chain being handled, destroyed once the response is signed.
@@ -157,6 +168,9 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             trees: Table::new(storage.trees),
             opens: Table::new(storage.opens),
             pipes: Table::new(storage.pipes),
+            locks: Table::new(storage.locks),
+            searches: Table::new(storage.searches),
+            lock_seq: 0,
             now: 0,
             deferred_logoff: None,
             next_io_ticket: 1,

@@ -46,6 +46,17 @@ pub const MAX_PENDING: usize = 16;
 /// Byte-range locks one open may hold.
 pub const MAX_LOCKS: usize = 32;
 
+/// A byte-range lock in the server's lock table: which open holds it, on which file, and
+/// when it was taken (an unlock of a range held twice releases the older one first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldLock {
+    pub open: Handle,
+    pub share: crate::vfs::ShareId,
+    pub file_key: u64,
+    pub lock: Lock,
+    pub seq: u64,
+}
+
 /// A byte-range lock held by an open ([MS-FSA] 2.1.5.11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lock {
@@ -263,9 +274,12 @@ pub struct Open {
     pub delete_on_close: bool,
     pub position: u64,
     pub mode: u32,
-    pub search: Search,
+    /// Directory enumeration state, taken from the server's search table at the first
+    /// QUERY_DIRECTORY (most opens never enumerate).
+    pub search: Option<Handle>,
     /// Byte-range locks this open holds.
-    pub locks: heapless::Vec<Lock, MAX_LOCKS>,
+    /// Byte-range locks held: how many this open has in the server's lock table.
+    pub locks: u8,
     /// Granted oplock level ([MS-SMB2] 2.2.14: 0 none, 8 exclusive, 9 batch).
     pub oplock: u8,
     /// A break notification was sent and the acknowledgment is awaited.

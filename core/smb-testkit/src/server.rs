@@ -137,6 +137,8 @@ impl TestServer {
             trees: slots::<Tree>(cfg.trees),
             opens: slots::<Open>(cfg.opens),
             pipes: slots::<smb_proto::state::PipeSlot>(4),
+            locks: slots::<smb_proto::state::HeldLock>((cfg.opens * 8).max(256)),
+            searches: slots::<smb_proto::state::Search>(cfg.opens),
         };
         let server = Server::new(engine_cfg, vfs, cfg.policy.clone(), storage);
         let tx_len = cfg.tx_len.unwrap_or(cfg.max_io as usize + 4096);

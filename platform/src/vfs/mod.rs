@@ -531,7 +531,7 @@ impl PosixVfs {
                 is_dir: false,
                 writable: false,
                 unlinked: false,
-                                path: String::new(),
+                path: String::new(),
                 cursor: dir::Cursor::default(),
                 stream: None,
             })
@@ -684,7 +684,7 @@ impl Vfs for PosixVfs {
         n.share = si;
         n.is_dir = info.is_directory;
         n.writable = o.writable;
-                n.unlinked = false;
+        n.unlinked = false;
         n.path.clear();
         if n.path.capacity() == 0 {
             n.path.reserve(SLOT_PATH_CAPACITY.max(path.len()));

@@ -10,7 +10,7 @@ use crate::handle::oplock::oplock_level;
 use crate::path;
 use crate::policy::Policy;
 use crate::server::{Chain, HResult, Reply, Server};
-use crate::state::{Open, Search};
+use crate::state::Open;
 use crate::table::Handle;
 use crate::vfs::{attr, CreateAction, Disposition, OpenArgs, Vfs, Want};
 
@@ -431,8 +431,8 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     | options::SYNCHRONOUS_IO_ALERT
                     | options::SYNCHRONOUS_IO_NONALERT
                     | options::DELETE_ON_CLOSE),
-            search: Search::default(),
-            locks: heapless::Vec::new(),
+            search: None,
+            locks: 0,
             oplock: 0,
             breaking: false,
             pipe: None,
@@ -668,7 +668,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         if o.oplock != 0 || o.breaking {
             self.release_break_waiters(oh);
         }
-        if !o.locks.is_empty() {
+        if let Some(sh) = o.search {
+            self.searches.remove(sh);
+        }
+        if self.drop_locks_of(oh) {
             self.wake_lock_waiters(o.share, o.file_key);
         }
         if o.delete_on_close {

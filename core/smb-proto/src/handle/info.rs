@@ -12,6 +12,7 @@ use smb_wire::NtStatus;
 use crate::path;
 use crate::policy::Policy;
 use crate::server::{Chain, ConnId, HResult, Reply, Server};
+use crate::state::Search;
 use crate::table::Handle;
 use crate::vfs::{attr, BasicInfo, FileInfo, Vfs};
 
@@ -143,23 +144,36 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         let node = o.node;
-        let restart =
-            req.flags & (dir_flags::RESTART_SCANS | dir_flags::REOPEN) != 0 || !o.search.started;
+        // The open's enumeration state, taken from the search table at its first
+        // QUERY_DIRECTORY and kept until it closes.
+        let sh = match o.search {
+            Some(h) if self.searches.get(h).is_some() => h,
+            _ => {
+                let h = self
+                    .searches
+                    .insert(Search::default())
+                    .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                if let Some(o) = self.opens.get_mut(oh) {
+                    o.search = Some(h);
+                }
+                h
+            }
+        };
+        let s = self.searches.get_mut(sh).ok_or(NtStatus::INTERNAL_ERROR)?;
+        let restart = req.flags & (dir_flags::RESTART_SCANS | dir_flags::REOPEN) != 0 || !s.started;
         let single = req.flags & dir_flags::RETURN_SINGLE_ENTRY != 0;
-        let o = self.opens.get_mut(oh).ok_or(NtStatus::FILE_CLOSED)?;
-        let first_search = !o.search.started;
+        let first_search = !s.started;
         if restart {
-            o.search.started = true;
-            o.search.finished = false;
+            s.started = true;
+            s.finished = false;
             if !pat.is_empty() || first_search {
-                o.search.pattern.clear();
+                s.pattern.clear();
                 let p = if pat.is_empty() { "*" } else { pat };
-                o.search
-                    .pattern
+                s.pattern
                     .push_str(p)
                     .map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
             }
-        } else if o.search.finished {
+        } else if s.finished {
             return Err(NtStatus::NO_MORE_FILES);
         }
 
@@ -173,10 +187,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         let mut too_small = false;
         let class = req.info_class;
         let pattern = &self
-            .opens
-            .get(oh)
-            .ok_or(NtStatus::FILE_CLOSED)?
-            .search
+            .searches
+            .get(sh)
+            .ok_or(NtStatus::INTERNAL_ERROR)?
             .pattern;
         let ended = self.vfs.read_dir(node, restart, &mut |e| {
             if !path::wildcard_match(pattern, e.name) {
@@ -209,8 +222,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             return Err(NtStatus::INFO_LENGTH_MISMATCH);
         }
         if count == 0 {
-            let o = self.opens.get_mut(oh).ok_or(NtStatus::FILE_CLOSED)?;
-            o.search.finished = ended;
+            if let Some(s) = self.searches.get_mut(sh) {
+                s.finished = ended;
+            }
             return Err(if restart && ended {
                 if first_search || req.flags & dir_flags::REOPEN != 0 || restart {
                     NtStatus::NO_SUCH_FILE

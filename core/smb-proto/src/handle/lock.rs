@@ -7,7 +7,7 @@ use smb_wire::NtStatus;
 
 use crate::policy::Policy;
 use crate::server::{Chain, HResult, Reply, Server};
-use crate::state::{Lock, Waiting};
+use crate::state::{HeldLock, Lock, Waiting};
 use crate::table::Handle;
 use crate::vfs::{ShareId, Vfs};
 
@@ -32,16 +32,57 @@ pub fn overlap(a: &Lock, b: &Lock) -> bool {
 impl<V: Vfs, P: Policy> Server<'_, V, P> {
     /// Whether `want` by open `me` conflicts with a lock held on the same file.
     pub(crate) fn lock_conflict(&self, me: Handle, share: ShareId, key: u64, want: &Lock) -> bool {
-        self.opens.iter().any(|(h, o)| {
-            o.share == share
-                && o.file_key == key
-                && o.locks.iter().any(|l| {
-                    // A handle may take a shared lock over its own exclusive one.
-                    overlap(l, want)
-                        && (l.exclusive || want.exclusive)
-                        && (h != me || want.exclusive)
-                })
+        self.locks.iter().any(|(_, h)| {
+            h.share == share
+                && h.file_key == key
+                // A handle may take a shared lock over its own exclusive one.
+                && overlap(&h.lock, want)
+                && (h.lock.exclusive || want.exclusive)
+                && (h.open != me || want.exclusive)
         })
+    }
+
+    /// Records a lock of open `oh` in the lock table.
+    fn add_lock(&mut self, oh: Handle, lock: Lock) -> Result<Handle, NtStatus> {
+        let o = self.opens.get(oh).ok_or(NtStatus::FILE_CLOSED)?;
+        if usize::from(o.locks) >= crate::state::MAX_LOCKS {
+            return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        }
+        self.lock_seq += 1;
+        let held = HeldLock {
+            open: oh,
+            share: o.share,
+            file_key: o.file_key,
+            lock,
+            seq: self.lock_seq,
+        };
+        let h = self
+            .locks
+            .insert(held)
+            .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+        if let Some(o) = self.opens.get_mut(oh) {
+            o.locks += 1;
+        }
+        Ok(h)
+    }
+
+    /// Releases lock `h` (of open `oh`).
+    fn remove_lock(&mut self, oh: Handle, h: Handle) {
+        if self.locks.remove(h).is_some() {
+            if let Some(o) = self.opens.get_mut(oh) {
+                o.locks = o.locks.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Releases every lock of open `oh` (closing). Returns whether it held any.
+    pub(crate) fn drop_locks_of(&mut self, oh: Handle) -> bool {
+        let mut any = false;
+        while let Some(h) = self.locks.find(|l| l.open == oh) {
+            self.locks.remove(h);
+            any = true;
+        }
+        any
     }
 
     /// Whether I/O of `len` bytes at `offset` by open `me` hits a lock of another open
@@ -59,17 +100,15 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             length: len,
             exclusive: write,
         };
-        self.opens.iter().any(|(h, x)| {
-            x.share == share
-                && x.file_key == key
-                && x.locks.iter().any(|l| {
-                    overlap(l, &range)
-                        && if h == me {
-                            write && !l.exclusive
-                        } else {
-                            write || l.exclusive
-                        }
-                })
+        self.locks.iter().any(|(_, h)| {
+            h.share == share
+                && h.file_key == key
+                && overlap(&h.lock, &range)
+                && if h.open == me {
+                    write && !h.lock.exclusive
+                } else {
+                    write || h.lock.exclusive
+                }
         })
     }
 
@@ -108,15 +147,17 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                     result = Err(NtStatus::INVALID_PARAMETER);
                     break;
                 }
-                let o = self.opens.get_mut(oh).ok_or(NtStatus::FILE_CLOSED)?;
-                match o
+                // The oldest lock of this open on exactly this range.
+                let held = self
                     .locks
                     .iter()
-                    .position(|l| l.offset == e.offset && l.length == e.length)
-                {
-                    Some(i) => {
-                        o.locks.remove(i);
-                    }
+                    .filter(|(_, l)| {
+                        l.open == oh && l.lock.offset == e.offset && l.lock.length == e.length
+                    })
+                    .min_by_key(|(_, l)| l.seq)
+                    .map(|(h, _)| h);
+                match held {
+                    Some(h) => self.remove_lock(oh, h),
                     None => {
                         result = Err(NtStatus::RANGE_NOT_LOCKED);
                         break;
@@ -131,7 +172,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             });
         }
         let blocking = elements.len() == 1 && elements[0].flags & lock_flags::FAIL_IMMEDIATELY == 0;
-        let mut taken = 0usize;
+        let mut taken: heapless::Vec<Handle, 64> = heapless::Vec::new();
         let mut failure = None;
         for e in &elements {
             let kind = e.flags & !lock_flags::FAIL_IMMEDIATELY;
@@ -167,21 +208,23 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 failure = Some(NtStatus::LOCK_NOT_GRANTED);
                 break;
             }
-            let o = self.opens.get_mut(oh).ok_or(NtStatus::FILE_CLOSED)?;
-            if o.locks.push(want).is_err() {
-                failure = Some(NtStatus::INSUFFICIENT_RESOURCES);
-                break;
+            match self.add_lock(oh, want) {
+                // At most 64 elements, so `taken` has room.
+                Ok(h) => {
+                    let _ = taken.push(h);
+                }
+                Err(st) => {
+                    failure = Some(st);
+                    break;
+                }
             }
-            taken += 1;
         }
         if let Some(st) = failure {
             // Undo what this request took ([MS-SMB2] 3.3.5.14.2).
-            if let Some(o) = self.opens.get_mut(oh) {
-                for _ in 0..taken {
-                    o.locks.pop();
-                }
+            for &h in &taken {
+                self.remove_lock(oh, h);
             }
-            if taken > 0 {
+            if !taken.is_empty() {
                 self.wake_lock_waiters(share, key);
             }
             return Err(st);
@@ -221,11 +264,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 {
                     continue;
                 }
-                let granted = self
-                    .opens
-                    .get_mut(open)
-                    .map(|o| o.locks.push(lock).is_ok())
-                    .unwrap_or(false);
+                let granted = self.add_lock(open, lock).is_ok();
                 if let Some(pp) = self.conns.get_mut(ch).and_then(|c| c.pending.get_mut(i)) {
                     pp.done = Some(if granted {
                         NtStatus::SUCCESS

@@ -7,7 +7,7 @@ use smb_wire::{create, file_ops, info, FileId, NtStatus};
 
 use crate::policy::Policy;
 use crate::server::{Chain, Config, HResult, Reply, Server};
-use crate::state::{Identity, Open, PipeSlot, Search};
+use crate::state::{Identity, Open, PipeSlot};
 use crate::table::Handle;
 use crate::vfs::{NodeId, ShareId, Vfs};
 
@@ -94,8 +94,8 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             delete_on_close: false,
             position: 0,
             mode: 0,
-            search: Search::default(),
-            locks: heapless::Vec::new(),
+            search: None,
+            locks: 0,
             oplock: 0,
             breaking: false,
             pipe: Some(ph),
