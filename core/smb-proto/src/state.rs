@@ -192,6 +192,9 @@ pub struct Session {
     pub signing_required: bool,
     pub encrypt_data: bool,
     pub encryptor: Option<Sealer>,
+    /// Messages sealed with `encryptor` so far: the next transform's nonce
+    /// ([`crate::server::seal_nonce`]); never reused with one key.
+    pub sealed: u64,
     pub decryptor: Option<Sealer>,
     pub application_key: [u8; 16],
     pub session_key: [u8; 16],

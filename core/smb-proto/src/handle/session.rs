@@ -107,6 +107,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 signing_required: false,
                 encrypt_data: false,
                 encryptor: None,
+                sealed: 0,
                 decryptor: None,
                 application_key: [0; 16],
                 session_key: [0; 16],
