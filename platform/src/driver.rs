@@ -13,6 +13,7 @@ use smol::net::{TcpListener, TcpStream};
 use smol::LocalExecutor;
 
 use crate::host::{now_filetime, HostPolicy};
+use crate::pagebuf::PageBuf;
 use crate::vfs::PosixVfs;
 
 /// The engine as the driver shares it between tasks.
@@ -40,50 +41,76 @@ struct Pool {
     /// is leased first, so only as many buffers as were ever in use *at once* get touched and
     /// become resident, not every buffer of the pool in turn (a FIFO would cycle through all
     /// of them and make the whole pool resident after a few large transfers).
-    free: RefCell<Vec<Box<[u8]>>>,
+    free: RefCell<Vec<PageBuf>>,
     count: usize,
     size: usize,
+    /// Leases since the last [`Pool::trim`].
+    used: std::cell::Cell<u64>,
+    /// No free buffer holds resident pages (trimmed, and unused since).
+    clean: std::cell::Cell<bool>,
 }
 
 impl Pool {
-    fn new(count: usize, size: usize) -> Self {
+    fn new(count: usize, size: usize) -> std::io::Result<Self> {
         let count = count.max(1);
-        // Zeroed allocations of this size come from mmap: no page is resident until used.
+        // Each buffer is its own mapping: no page is resident until used (`pagebuf.rs`).
         let free = (0..count)
-            .map(|_| vec![0u8; size].into_boxed_slice())
-            .collect();
-        Self {
+            .map(|_| PageBuf::new(size))
+            .collect::<std::io::Result<_>>()?;
+        Ok(Self {
             free: RefCell::new(free),
             count,
             size,
-        }
+            used: std::cell::Cell::new(0),
+            clean: std::cell::Cell::new(true),
+        })
     }
 
     /// A free buffer, or a fresh one when all are in use: waiting could let a few clients
     /// that never read their responses stall everyone. A fresh buffer is dropped, not kept,
     /// when returned to a full pool, so memory beyond the pool lasts only while busy.
-    fn lease(&self) -> Lease<'_> {
-        let buf = self
-            .free
-            .borrow_mut()
-            .pop()
-            .unwrap_or_else(|| vec![0u8; self.size].into_boxed_slice());
-        Lease {
+    fn lease(&self) -> std::io::Result<Lease<'_>> {
+        self.used.set(self.used.get() + 1);
+        let buf = match self.free.borrow_mut().pop() {
+            Some(b) => b,
+            None => PageBuf::new(self.size)?,
+        };
+        Ok(Lease {
             pool: self,
             buf: Some(buf),
+        })
+    }
+
+    /// Hands the pages of every free buffer back to the kernel if no buffer was leased since
+    /// the last call; returns whether it did. The driver calls it every few seconds, so after
+    /// a transfer the memory it used returns to the page cache once the server goes quiet.
+    fn trim(&self) -> bool {
+        if self.used.replace(0) > 0 {
+            self.clean.set(false);
+            return false;
         }
+        if self.clean.replace(true) {
+            return false;
+        }
+        for b in self.free.borrow_mut().iter_mut() {
+            b.release();
+        }
+        true
     }
 }
 
 /// A pooled buffer, returned to the pool when dropped (also on error paths).
 struct Lease<'a> {
     pool: &'a Pool,
-    buf: Option<Box<[u8]>>,
+    buf: Option<PageBuf>,
 }
 
 impl Lease<'_> {
     fn get(&mut self) -> &mut [u8] {
-        self.buf.as_deref_mut().unwrap_or(&mut [])
+        match self.buf.as_mut() {
+            Some(b) => b.as_mut_slice(),
+            None => &mut [],
+        }
     }
 }
 
@@ -117,8 +144,8 @@ pub fn run(
     let active = Rc::new(RefCell::new(0usize));
     let wakers: Wakers = Rc::default();
     let pools = Rc::new(Pools {
-        rx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame),
-        tx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame + 4096),
+        rx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame)?,
+        tx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame + 4096)?,
     });
     smol::block_on(ex.run(async {
         let mut accepts = Vec::new();
@@ -170,12 +197,24 @@ pub fn run(
         }
         // Deadlines inside the engine (oplock break acknowledgments) are checked once a
         // second; whatever they release is sent by the connections' writers.
+        // Every TRIM_EVERY ticks, frame buffers unused since the last look give their pages
+        // back (a quiet server returns a transfer's memory within 5-10 s).
+        const TRIM_EVERY: u32 = 5;
         let ticker = {
             let engine = engine.clone();
             let wakers = wakers.clone();
+            let pools = pools.clone();
             ex.spawn(async move {
+                let mut tick = 0u32;
                 loop {
                     smol::Timer::after(std::time::Duration::from_secs(1)).await;
+                    tick += 1;
+                    if tick.is_multiple_of(TRIM_EVERY) {
+                        let (r, t) = (pools.rx.trim(), pools.tx.trim());
+                        if r || t {
+                            crate::debug!("idle: frame buffers trimmed");
+                        }
+                    }
                     let now = now_filetime();
                     let due = engine.borrow().poll_timeout().is_some_and(|d| d <= now);
                     if due {
@@ -233,7 +272,9 @@ async fn serve_conn(
             while wake_rx.recv().await.is_ok() {
                 // Async responses: locks, notifications, breaks, and READs whose data the I/O
                 // threads fetched (up to max_io): a pooled transmit buffer per wake-up.
-                let mut txl = pools.tx.lease();
+                let Ok(mut txl) = pools.tx.lease() else {
+                    return;
+                };
                 let atx = txl.get();
                 loop {
                     let n = engine.borrow_mut().poll_transmit(now_filetime(), id, atx);
@@ -268,10 +309,10 @@ async fn serve_conn(
                 crate::warn!("{peer}: frame of {len} bytes refused");
                 return Ok(());
             }
-            let mut rxl = pools.rx.lease();
+            let mut rxl = pools.rx.lease()?;
             let rx = rxl.get();
             stream.read_exact(&mut rx[..len]).await?;
-            let mut txl = pools.tx.lease();
+            let mut txl = pools.tx.lease()?;
             let tx = txl.get();
             let result = engine
                 .borrow_mut()

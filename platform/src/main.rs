@@ -9,6 +9,7 @@ mod driver;
 mod host;
 mod iopool;
 mod log;
+mod pagebuf;
 mod state;
 mod tdb_cli;
 mod vfs;
