@@ -125,6 +125,10 @@ impl Drop for Lease<'_> {
     }
 }
 
+/// Bytes an idle connection reads before it takes a receive buffer: most requests (and
+/// compounds of a few) fit, so they arrive with one `recv`.
+const FIRST_READ: usize = 1024;
+
 /// The receive and transmit pools.
 struct Pools {
     rx: Pool,
@@ -144,7 +148,9 @@ pub fn run(
     let active = Rc::new(RefCell::new(0usize));
     let wakers: Wakers = Rc::default();
     let pools = Rc::new(Pools {
-        rx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame)?,
+        // A receive buffer holds one whole frame with its 4-byte header, plus room for the
+        // start of the next.
+        rx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame + 4096)?,
         tx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame + 4096)?,
     });
     smol::block_on(ex.run(async {
@@ -257,7 +263,6 @@ async fn serve_conn(
     limits: DriverLimits,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut head = [0u8; transport::HEADER_LEN];
     // Responses to async requests (blocking locks, change notify) are written by a second
     // task, woken when the engine has one ready; the mutex keeps frames whole on the wire.
     let wlock = Rc::new(smol::lock::Mutex::new(()));
@@ -293,51 +298,91 @@ async fn serve_conn(
         })
     };
     let result = async {
+        // Received bytes not yet handled are `rx[..filled]` of a leased receive buffer, held
+        // only while a frame is incomplete or unhandled: between frames the connection owns no
+        // buffer and waits with `first` (on its task's stack). One read takes whatever the
+        // socket has, so a burst of pipelined requests costs one `recv`, not two per frame.
+        let mut first = [0u8; FIRST_READ];
+        let mut rxl: Option<Lease<'_>> = None;
+        let mut filled = 0usize;
         loop {
-            match stream.read_exact(&mut head).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(e),
-            }
-            let transport::Status::Complete(len) = transport::frame_len(&head) else {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "not a Direct TCP frame",
-                ));
-            };
-            if len > limits.max_frame || len < 4 {
-                crate::warn!("{peer}: frame of {len} bytes refused");
-                return Ok(());
-            }
-            let mut rxl = pools.rx.lease()?;
-            let rx = rxl.get();
-            stream.read_exact(&mut rx[..len]).await?;
-            let mut txl = pools.tx.lease()?;
-            let tx = txl.get();
-            let result = engine
-                .borrow_mut()
-                .handle_frame(now_filetime(), id, &mut rx[..len], tx);
-            drop(rxl);
-            // A zero-copy READ: its data follows the frame, straight from the file.
-            let tail = engine.borrow_mut().take_tail();
-            match result {
-                Ok(0) => {}
-                Ok(n) => {
-                    let _g = wlock.lock().await;
-                    stream.write_all(&tx[..n]).await?;
-                    if let Some(t) = tail {
-                        send_tail(&mut stream, engine, t).await?;
-                    }
-                }
-                Err(d) => {
-                    crate::warn!("{peer}: disconnecting: {}", d.0);
+            if filled == 0 {
+                // Idle between frames: no buffer held while waiting.
+                drop(rxl.take());
+                let n = stream.read(&mut first).await?;
+                if n == 0 {
                     return Ok(());
                 }
+                let mut l = pools.rx.lease()?;
+                l.get()[..n].copy_from_slice(&first[..n]);
+                rxl = Some(l);
+                filled = n;
             }
-            // Wake every connection with an async response ready (this one's included: a
-            // CANCEL completes its own pending request). Done after our write, so an interim
-            // response always precedes its final one.
-            wake_ready(engine, wakers);
+            let Some(l) = rxl.as_mut() else {
+                continue;
+            };
+            let rx = l.get();
+            let mut start = 0usize;
+            while filled - start >= transport::HEADER_LEN {
+                let mut head = [0u8; transport::HEADER_LEN];
+                head.copy_from_slice(&rx[start..start + transport::HEADER_LEN]);
+                let transport::Status::Complete(len) = transport::frame_len(&head) else {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "not a Direct TCP frame",
+                    ));
+                };
+                if len > limits.max_frame || len < 4 {
+                    crate::warn!("{peer}: frame of {len} bytes refused");
+                    return Ok(());
+                }
+                let end = start + transport::HEADER_LEN + len;
+                if end > filled {
+                    break;
+                }
+                let mut txl = pools.tx.lease()?;
+                let tx = txl.get();
+                let result = engine.borrow_mut().handle_frame(
+                    now_filetime(),
+                    id,
+                    &mut rx[start + transport::HEADER_LEN..end],
+                    tx,
+                );
+                start = end;
+                // A zero-copy READ: its data follows the frame, straight from the file.
+                let tail = engine.borrow_mut().take_tail();
+                match result {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        let _g = wlock.lock().await;
+                        stream.write_all(&tx[..n]).await?;
+                        if let Some(t) = tail {
+                            send_tail(&mut stream, engine, t).await?;
+                        }
+                    }
+                    Err(d) => {
+                        crate::warn!("{peer}: disconnecting: {}", d.0);
+                        return Ok(());
+                    }
+                }
+                // Wake every connection with an async response ready (this one's included:
+                // a CANCEL completes its own pending request). Done after our write, so an
+                // interim response always precedes its final one.
+                wake_ready(engine, wakers);
+            }
+            // Keep the unhandled rest (the start of the next frame) at the front.
+            if start > 0 {
+                rx.copy_within(start..filled, 0);
+                filled -= start;
+            }
+            if filled == 0 {
+                continue;
+            }
+            let n = stream.read(&mut rx[filled..]).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            filled += n;
         }
     }
     .await;
