@@ -353,6 +353,51 @@ def high_level(args, mode):
         pass
 
 
+def framing(args):
+    """Direct TCP framing ([MS-SMB2] 2.1) over a raw socket: a frame that arrives a byte at
+    a time, and two frames in one segment, are each answered."""
+    import socket
+    import struct
+
+    def frame(cmd, mid, body):
+        h = b"\xfeSMB" + struct.pack("<HHIHHIIQIIQ16s", 64, 0, 0, cmd, 1, 0, 0, mid, 0, 0, 0,
+                                      b"\0" * 16)
+        return struct.pack(">I", len(h) + len(body)) + h + body
+
+    neg = frame(0, 0, struct.pack("<HHHHI16sIHHH", 36, 1, 1, 0, 0, b"g" * 16, 0, 0, 0, 0x0202))
+    echo = frame(13, 1, struct.pack("<HH", 4, 0))
+
+    def answer(s):
+        head = b""
+        while len(head) < 4:
+            chunk = s.recv(4 - len(head))
+            expect(chunk, "connection closed")
+            head += chunk
+        n = struct.unpack(">I", head)[0]
+        data = b""
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            expect(chunk, "connection closed")
+            data += chunk
+        return struct.unpack("<H", data[12:14])[0], struct.unpack("<I", data[8:12])[0]
+
+    def split():
+        with socket.create_connection((args.host, args.port), timeout=TIMEOUT) as s:
+            for b in neg:
+                s.send(bytes([b]))
+                time.sleep(0.001)
+            expect(answer(s) == (0, 0), "NEGOTIATE sent a byte at a time not answered")
+
+    def joined():
+        with socket.create_connection((args.host, args.port), timeout=TIMEOUT) as s:
+            s.sendall(neg + echo)
+            expect(answer(s) == (0, 0), "first of two joined frames")
+            expect(answer(s) == (13, 0), "second of two joined frames (ECHO)")
+
+    check("framing: a frame split into 1-byte writes", split)
+    check("framing: two frames in one write", joined)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
@@ -368,6 +413,7 @@ def main():
         logging.getLogger("smbprotocol").setLevel(logging.CRITICAL)
 
     low_level(args)
+    framing(args)
     escapes(args)
     high_level(args, "signed")
     high_level(args, "encrypted")
