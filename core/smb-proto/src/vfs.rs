@@ -58,6 +58,21 @@ pub struct OpenArgs {
     pub attributes: u32,
     /// Initial size to allocate when creating, 0 for none.
     pub allocation_size: u64,
+    /// How the client says it will read the file (CREATE options `FILE_SEQUENTIAL_ONLY`,
+    /// `FILE_RANDOM_ACCESS`), for the host's read-ahead.
+    pub access: AccessHint,
+}
+
+/// The access pattern a client announced at CREATE ([MS-SMB2] 2.2.13 CreateOptions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessHint {
+    /// Nothing announced.
+    #[default]
+    Normal,
+    /// `FILE_SEQUENTIAL_ONLY`: read ahead more.
+    Sequential,
+    /// `FILE_RANDOM_ACCESS`: do not read ahead.
+    Random,
 }
 
 /// What `open` did ([MS-SMB2] 2.2.14 `CreateAction`).

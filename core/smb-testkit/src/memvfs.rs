@@ -143,6 +143,8 @@ pub struct MemVfs {
     pub total_bytes: u64,
     /// Calls made so far.
     pub calls: Calls,
+    /// The access hint of the last `open` (what CREATE's options said).
+    pub last_access: smb_proto::vfs::AccessHint,
     /// Make every `read` allocate (a fault injected to prove the allocation counter of
     /// `tests/alloc.rs` sees allocations made inside `handle_frame`).
     pub alloc_in_read: bool,
@@ -174,6 +176,7 @@ impl MemVfs {
             max_file_size: 16 << 20,
             total_bytes: 1 << 30,
             calls: Calls::default(),
+            last_access: Default::default(),
             alloc_in_read: false,
             defer_reads: false,
             deferred_reads: Vec::new(),
@@ -498,6 +501,7 @@ impl Vfs for MemVfs {
         path: &str,
         args: &OpenArgs,
     ) -> Result<(NodeId, CreateAction, FileInfo), NtStatus> {
+        self.last_access = args.access;
         assert_normalized(path);
         self.calls.open += 1;
         let existing = match self.lookup(share, path) {
@@ -1065,6 +1069,7 @@ mod tests {
             write: true,
             attributes: 0,
             allocation_size: 0,
+            access: Default::default(),
         }
     }
 

@@ -66,8 +66,8 @@ use rustix::fs::{
 use rustix::io::Errno;
 use rustix::time::Timespec;
 use smb_proto::vfs::{
-    attr, BasicInfo, CreateAction, DirEntry, Disposition, FileInfo, FsInfo, NodeId, OpenArgs,
-    ShareId, Vfs, Want,
+    attr, AccessHint, BasicInfo, CreateAction, DirEntry, Disposition, FileInfo, FsInfo, NodeId,
+    OpenArgs, ShareId, Vfs, Want,
 };
 use smb_wire::NtStatus;
 
@@ -678,6 +678,18 @@ impl Vfs for PosixVfs {
             self.case_changed(si, path, true);
         }
         let info = file_info(&o.meta, o.rec.as_ref(), leaf(path));
+        // The client's announced access pattern tunes the kernel's read-ahead for this file
+        // (a hint: failure changes nothing).
+        if !info.is_directory {
+            let advice = match args.access {
+                AccessHint::Sequential => Some(rustix::fs::Advice::Sequential),
+                AccessHint::Random => Some(rustix::fs::Advice::Random),
+                AccessHint::Normal => None,
+            };
+            if let Some(a) = advice {
+                let _ = rustix::fs::fadvise(&o.fd, 0, None, a);
+            }
+        }
         self.free.pop();
         let n = &mut self.nodes[slot as usize];
         n.fd = Some(o.fd);
@@ -1157,6 +1169,7 @@ impl Vfs for PosixVfs {
             write: false,
             attributes: 0,
             allocation_size: 0,
+            access: AccessHint::Normal,
         };
         let (node, _, _) = self.open(share, path, &base)?;
         let r = (|| {

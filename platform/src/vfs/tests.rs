@@ -66,6 +66,7 @@ fn args(disposition: Disposition, want: Want, write: bool) -> OpenArgs {
         write,
         attributes: 0,
         allocation_size: 0,
+        access: Default::default(),
     }
 }
 
@@ -1337,4 +1338,31 @@ fn case_insensitive_lookup_and_cache() {
     assert_eq!(&out[..n], b"Docs/Outside.bin");
     // Names outside the share cannot be reached this way either.
     assert!(v.resolve_case(S, "../outside/secret", &mut out).is_err());
+}
+
+/// An access hint opens files (and directories) normally: the read-ahead advice is a hint
+/// whose result is ignored, and reads return the data.
+#[test]
+fn access_hints_open_and_read_normally() {
+    use smb_proto::vfs::AccessHint;
+    let t = Tree::new();
+    let mut v = t.vfs(false, 4);
+    fs::write(t.p("f"), b"hello").unwrap();
+    fs::create_dir(t.p("d")).unwrap();
+    for hint in [
+        AccessHint::Sequential,
+        AccessHint::Random,
+        AccessHint::Normal,
+    ] {
+        let mut a = args(Disposition::Open, Want::Any, false);
+        a.access = hint;
+        let (n, _, _) = v.open(S, "f", &a).unwrap();
+        let mut buf = [0u8; 5];
+        assert_eq!(v.read(n, 0, &mut buf).unwrap(), 5);
+        assert_eq!(&buf, b"hello");
+        v.close(n);
+        let (d, _, info) = v.open(S, "d", &a).unwrap();
+        assert!(info.is_directory);
+        v.close(d);
+    }
 }

@@ -12,7 +12,7 @@ use crate::policy::Policy;
 use crate::server::{Chain, HResult, Reply, Server};
 use crate::state::Open;
 use crate::table::Handle;
-use crate::vfs::{attr, CreateAction, Disposition, OpenArgs, Vfs, Want};
+use crate::vfs::{attr, AccessHint, CreateAction, Disposition, OpenArgs, Vfs, Want};
 
 /// Rights that touch file data, for share-mode checks ([MS-FSA] 2.1.5.1.2).
 const DATA_READ: u32 = access::FILE_READ_DATA | access::FILE_EXECUTE;
@@ -341,6 +341,13 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 ),
             attributes: req.file_attributes & attr::SETTABLE,
             allocation_size: alloc_size,
+            access: if req.create_options & options::SEQUENTIAL_ONLY != 0 {
+                AccessHint::Sequential
+            } else if req.create_options & options::RANDOM_ACCESS != 0 {
+                AccessHint::Random
+            } else {
+                AccessHint::Normal
+            },
         };
         let (node, action, info) = match stream {
             Some(sn) => {
@@ -352,6 +359,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                         write: true,
                         attributes: args.attributes,
                         allocation_size: 0,
+                        access: AccessHint::Normal,
                     };
                     let (n, _, _) = self.vfs.open(share.id, p, &base)?;
                     self.vfs.close(n);
