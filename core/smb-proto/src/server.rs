@@ -336,14 +336,17 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
     }
 
     /// Encrypts `buf` (transform header space + message chain) with the session's key, under
-    /// the session's next nonce ([`seal_nonce`]).
+    /// the session's next nonce (a counter: never reused under one key).
     pub(crate) fn seal_response(&mut self, sh: Handle, buf: &mut [u8]) -> Result<(), Disconnect> {
         let s = self
             .sessions
             .get_mut(sh)
             .ok_or(Disconnect("seal: no session"))?;
-        let nonce = seal_nonce(&mut s.sealed).ok_or(Disconnect("seal: nonces exhausted"))?;
         let e = s.encryptor.as_ref().ok_or(Disconnect("seal: no key"))?;
+        let nonce = s
+            .nonces
+            .next(e.cipher())
+            .ok_or(Disconnect("seal: nonces exhausted"))?;
         e.seal(s.id, &nonce, buf)
             .map_err(|_| Disconnect("seal failed"))
     }
@@ -1136,21 +1139,6 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
     }
 }
 
-/// The nonce of the next message a session seals, from its count of sealed messages: the
-/// count as 8 little-endian bytes, the rest zero. AES-GCM uses the first 12 bytes and AES-CCM
-/// the first 11 of the transform header's Nonce field ([MS-SMB2] 2.2.41), so each message under
-/// one key gets a different nonce, deterministically, with no reliance on a random generator
-/// (a repeated GCM nonce would reveal the authentication key). The server's encryption key
-/// is its own (ServerOut, [MS-SMB2] 3.3.5.5.3), so the client's nonces never collide with
-/// these. `None` when 2^64 messages were sealed (never, in practice): the session must end.
-pub(crate) fn seal_nonce(sealed: &mut u64) -> Option<[u8; 16]> {
-    let n = *sealed;
-    *sealed = n.checked_add(1)?;
-    let mut nonce = [0u8; 16];
-    nonce[..8].copy_from_slice(&n.to_le_bytes());
-    Some(nonce)
-}
-
 /// The compound element at the start of `rest`: its NextCommand, its length and whether it
 /// is related ([MS-SMB2] 3.3.5.2.7: NextCommand is 8-aligned and inside the frame).
 fn chain_element(rest: &[u8]) -> Result<(usize, usize, bool), Disconnect> {
@@ -1186,27 +1174,4 @@ fn c_parked_index(conns: &Table<'_, Conn>, conn: Handle, async_id: u64) -> Optio
         .parked
         .iter()
         .position(|p| p.async_id == async_id)
-}
-
-#[cfg(test)]
-mod nonce_tests {
-    use super::seal_nonce;
-
-    #[test]
-    fn nonces_count_up_and_never_repeat() {
-        let mut sealed = 0u64;
-        let a = seal_nonce(&mut sealed).unwrap_or_default();
-        let b = seal_nonce(&mut sealed).unwrap_or_default();
-        assert_eq!(sealed, 2);
-        assert_ne!(a[..11], b[..11], "CCM's 11 bytes differ");
-        assert_eq!(b[..8], 1u64.to_le_bytes());
-        assert!(b[8..].iter().all(|&x| x == 0));
-        sealed = u64::MAX - 1;
-        assert!(seal_nonce(&mut sealed).is_some());
-        assert_eq!(
-            seal_nonce(&mut sealed),
-            None,
-            "the last count is never used twice"
-        );
-    }
 }

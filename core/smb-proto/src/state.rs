@@ -2,7 +2,7 @@
 //! fixed-size and lives in a slot of a table lent at start-up.
 
 use smb_auth::ntlmssp::NtlmServer;
-use smb_crypto::{Cipher, PreauthHash, Sealer, Signer, SigningAlgo};
+use smb_crypto::{Cipher, NonceCounter, PreauthHash, Sealer, Signer, SigningAlgo};
 use smb_wire::FileId;
 
 use crate::credits::Credits;
@@ -192,9 +192,9 @@ pub struct Session {
     pub signing_required: bool,
     pub encrypt_data: bool,
     pub encryptor: Option<Sealer>,
-    /// Messages sealed with `encryptor` so far: the next transform's nonce
-    /// ([`crate::server::seal_nonce`]); never reused with one key.
-    pub sealed: u64,
+    /// Nonces for `encryptor`: a per-key random prefix and a message counter, so no nonce is
+    /// ever used twice under one key ([`smb_crypto::NonceCounter`]).
+    pub nonces: NonceCounter,
     pub decryptor: Option<Sealer>,
     pub application_key: [u8; 16],
     pub session_key: [u8; 16],

@@ -107,7 +107,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 signing_required: false,
                 encrypt_data: false,
                 encryptor: None,
-                sealed: 0,
+                nonces: smb_crypto::NonceCounter::new([0; 4]),
                 decryptor: None,
                 application_key: [0; 16],
                 session_key: [0; 16],
@@ -429,6 +429,11 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             s.signer = Some(Signer::new(algo, &keys.signing));
             s.application_key = keys.application;
             if let Some(c) = cipher {
+                // A fresh counter for the fresh key; the prefix keeps nonces of different
+                // sessions apart too (the counter alone already makes them unique per key).
+                let mut prefix = [0u8; 4];
+                self.policy.fill_random(&mut prefix);
+                s.nonces = smb_crypto::NonceCounter::new(prefix);
                 s.encryptor = Sealer::new(c, keys.encryption_key()).ok();
                 s.decryptor = Sealer::new(c, keys.decryption_key()).ok();
             }
