@@ -151,7 +151,12 @@ pub fn run(
         // A receive buffer holds one whole frame with its 4-byte header, plus room for the
         // start of the next.
         rx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame + 4096)?,
-        tx: Pool::new(limits.frame_buffers.div_ceil(2), limits.max_frame + 4096)?,
+        // Twice a largest response: small responses to pipelined requests are batched into
+        // one write (`serve_conn`); only the pages used become resident.
+        tx: Pool::new(
+            limits.frame_buffers.div_ceil(2),
+            2 * (limits.max_frame + 4096),
+        )?,
     });
     smol::block_on(ex.run(async {
         let mut accepts = Vec::new();
@@ -323,6 +328,16 @@ async fn serve_conn(
             };
             let rx = l.get();
             let mut start = 0usize;
+            // Responses to the frames handled from this read go out together: each is written
+            // into the transmit buffer after the previous one while the rest of the buffer can
+            // still hold a largest response, then all with one write. The connection's writer
+            // lock is held meanwhile, so an async final response can never overtake its
+            // interim response.
+            let mut txl: Option<Lease<'_>> = None;
+            let mut used = 0usize;
+            // What `handle_frame` needs for one response: the largest READ plus headers.
+            let tx_room = limits.max_frame + 4096;
+            let mut guard = None;
             while filled - start >= transport::HEADER_LEN {
                 let mut head = [0u8; transport::HEADER_LEN];
                 head.copy_from_slice(&rx[start..start + transport::HEADER_LEN]);
@@ -340,33 +355,49 @@ async fn serve_conn(
                 if end > filled {
                     break;
                 }
-                let mut txl = pools.tx.lease()?;
-                let tx = txl.get();
+                if guard.is_none() {
+                    guard = Some(wlock.lock().await);
+                }
+                let tl = match txl.as_mut() {
+                    Some(t) => t,
+                    None => txl.insert(pools.tx.lease()?),
+                };
+                let tx = tl.get();
+                if tx.len() - used < tx_room {
+                    stream.write_all(&tx[..used]).await?;
+                    used = 0;
+                }
                 let result = engine.borrow_mut().handle_frame(
                     now_filetime(),
                     id,
                     &mut rx[start + transport::HEADER_LEN..end],
-                    tx,
+                    &mut tx[used..],
                 );
                 start = end;
                 // A zero-copy READ: its data follows the frame, straight from the file.
                 let tail = engine.borrow_mut().take_tail();
                 match result {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        let _g = wlock.lock().await;
-                        stream.write_all(&tx[..n]).await?;
-                        if let Some(t) = tail {
-                            send_tail(&mut stream, engine, t).await?;
-                        }
-                    }
+                    Ok(n) => used += n,
                     Err(d) => {
                         crate::warn!("{peer}: disconnecting: {}", d.0);
                         return Ok(());
                     }
                 }
-                // Wake every connection with an async response ready (this one's included:
-                // a CANCEL completes its own pending request). Done after our write, so an
+                if let Some(t) = tail {
+                    stream.write_all(&tx[..used]).await?;
+                    used = 0;
+                    send_tail(&mut stream, engine, t).await?;
+                }
+            }
+            if let Some(tl) = txl.as_mut() {
+                if used > 0 {
+                    stream.write_all(&tl.get()[..used]).await?;
+                }
+            }
+            drop(txl);
+            if guard.take().is_some() {
+                // Wake every connection with an async response ready (this one's included: a
+                // CANCEL completes its own pending request). Done after our writes, so an
                 // interim response always precedes its final one.
                 wake_ready(engine, wakers);
             }
