@@ -243,15 +243,18 @@ pub fn describe(sel: &Selected, max_connections: u32) -> String {
         "#   limits: connections {conns}, sessions {}, trees {}, opens {}",
         l.sessions, l.trees, l.opens
     );
+    // The driver's buffer sizes: a frame of max_io plus 64 KiB of headers, plus 4 KiB slack.
+    let frame = u64::from(l.max_io) + 64 * 1024 + 4096;
     let _ = writeln!(
         s,
-        "#   max read/write/transact {} bytes, credits {}, frame buffers {} ({} KiB each, at most \
-         {} KiB resident when all are in use at once)",
+        "#   max read/write/transact {} bytes, credits {}, frame buffers {} (half receive, {} \
+         KiB each, half transmit, twice that; at most {} KiB resident when all are in use at \
+         once, none when idle)",
         l.max_io,
         l.credits,
         l.frame_buffers,
-        (l.max_io + 64 * 1024) / 1024,
-        u64::from(l.frame_buffers.div_ceil(2)) * 2 * u64::from(l.max_io + 64 * 1024) / 1024
+        frame / 1024,
+        u64::from(l.frame_buffers.div_ceil(2)) * 3 * frame / 1024
     );
     let _ = writeln!(
         s,
