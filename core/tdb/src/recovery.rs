@@ -162,8 +162,9 @@ pub(crate) struct Recovered {
     pub max_gen: u64,
     /// Files recovery does not need (to delete).
     pub garbage: Vec<String>,
-    /// Spare segments found (`seg-<gen>.spare`); the store keeps or removes them.
-    pub spares: Vec<String>,
+    /// Spare segments found (`seg-<gen>.spare`) and their lengths; the store keeps or
+    /// removes them.
+    pub spares: Vec<(String, u64)>,
 }
 
 struct Found {
@@ -175,6 +176,22 @@ struct Found {
 fn corrupt(report: &mut Report, msg: String) -> Error {
     report.errors.push(msg.clone());
     Error::Corrupt(msg)
+}
+
+/// A file's length and its first block decoded as a segment header (`Err`: why it is not
+/// one).
+fn read_header(storage: &dyn Storage, name: &str) -> io::Result<(u64, Result<SegHeader, String>)> {
+    let f = storage.open(name)?;
+    let len = f.len()?;
+    if len < SEG_HEADER_LEN as u64 {
+        return Ok((
+            len,
+            Err(format!("file too short for a segment header ({len} bytes)")),
+        ));
+    }
+    let mut hdr = vec![0u8; SEG_HEADER_LEN];
+    f.read_at(&mut hdr, 0)?;
+    Ok((len, SegHeader::decode(&hdr)))
 }
 
 /// Read a whole segment (up to its declared size).
@@ -428,17 +445,7 @@ pub(crate) fn recover(
             garbage.push(name);
             continue;
         }
-        let f = storage.open(&name)?;
-        let file_len = f.len()?;
-        let mut hdr = vec![0u8; SEG_HEADER_LEN];
-        let header = if file_len < SEG_HEADER_LEN as u64 {
-            Err(format!(
-                "file too short for a segment header ({file_len} bytes)"
-            ))
-        } else {
-            f.read_at(&mut hdr, 0)?;
-            SegHeader::decode(&hdr)
-        };
+        let (_, header) = read_header(storage, &name)?;
         let header = match header {
             Ok(h) if h.generation != generation => Err(format!(
                 "header says generation {} but the name says {generation}",
@@ -472,14 +479,8 @@ pub(crate) fn recover(
     // name: it is removed (only the name; the other name keeps the file).
     let mut spare_gens = std::collections::BTreeSet::new();
     for (name, generation) in spare_files {
-        let f = storage.open(&name)?;
-        let mut hdr = vec![0u8; SEG_HEADER_LEN];
-        let header_gen = if f.len()? >= SEG_HEADER_LEN as u64 {
-            f.read_at(&mut hdr, 0)?;
-            SegHeader::decode(&hdr).ok().map(|h| h.generation)
-        } else {
-            None
-        };
+        let (file_len, header) = read_header(storage, &name)?;
+        let header_gen = header.ok().map(|h| h.generation);
         let duplicate = header_gen
             .is_some_and(|g| found.iter().any(|s| s.generation == g) || !spare_gens.insert(g));
         if duplicate {
@@ -496,7 +497,7 @@ pub(crate) fn recover(
             .segments
             .push(SegmentReport::not_in_log(&name, generation, status));
         if !duplicate {
-            spares.push(name);
+            spares.push((name, file_len));
         }
     }
     let mut seg_reports: Vec<SegmentReport> = found

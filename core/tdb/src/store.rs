@@ -792,12 +792,8 @@ impl Store {
                 // number); the rest are removed.
                 let mut spares = Vec::new();
                 let mut removed = false;
-                for name in rec.spares {
-                    let fits = spares.len() < options.spare_segments
-                        && storage
-                            .open(&name)
-                            .and_then(|f| f.len())
-                            .is_ok_and(|len| len == options.segment_size);
+                for (name, len) in rec.spares {
+                    let fits = spares.len() < options.spare_segments && len == options.segment_size;
                     if fits {
                         spares.push(name);
                     } else {
