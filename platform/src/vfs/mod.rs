@@ -646,6 +646,18 @@ fn ctx<'a>(share: &'a Share, resolver: &'a Resolver, opath_xattr: &'a Cell<bool>
     }
 }
 
+/// `preadv2(RWF_NOWAIT)`: reads only what the page cache holds (`AGAIN` when the first byte
+/// is not there), retrying on `EINTR`.
+fn read_cached(fd: BorrowedFd<'_>, out: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    loop {
+        let mut bufs = [std::io::IoSliceMut::new(&mut *out)];
+        match rustix::io::preadv2(fd, &mut bufs, offset, rustix::io::ReadWriteFlags::NOWAIT) {
+            Err(Errno::INTR) => continue,
+            r => return r,
+        }
+    }
+}
+
 pub(crate) fn io_err(e: Errno) -> NtStatus {
     errno::map(e)
 }
@@ -779,15 +791,7 @@ impl Vfs for PosixVfs {
         let delay = pool.slow_delay(&n.path);
         if delay.is_none() {
             let len = out.len();
-            let got = loop {
-                let mut bufs = [std::io::IoSliceMut::new(out)];
-                match rustix::io::preadv2(fd, &mut bufs, offset, rustix::io::ReadWriteFlags::NOWAIT)
-                {
-                    Err(Errno::INTR) => continue,
-                    r => break r,
-                }
-            };
-            match got {
+            match read_cached(fd, out, offset) {
                 Ok(k) if k == len => return Ok(k),
                 // Short: the end of the file, or only part of the range is cached.
                 Ok(k) => {
@@ -868,10 +872,8 @@ impl Vfs for PosixVfs {
         let count = u64::from(len).min(size - offset);
         let mut byte = [0u8; 1];
         for at in [offset, offset + count - 1] {
-            let mut bufs = [std::io::IoSliceMut::new(&mut byte)];
-            match rustix::io::preadv2(fd, &mut bufs, at, rustix::io::ReadWriteFlags::NOWAIT) {
-                Ok(1) => {}
-                _ => return Ok(None),
+            if read_cached(fd, &mut byte, at) != Ok(1) {
+                return Ok(None);
             }
         }
         Ok(Some(count as u32))

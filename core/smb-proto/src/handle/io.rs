@@ -78,18 +78,24 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             // Zero-copy: the host sends the data straight from the file after the response.
             if let Some(n) = self.vfs.tail_len(node, req.offset, req.length)? {
                 if n > 0 && n <= req.length && n >= req.minimum_count {
-                    if let Some(o) = self.opens.get_mut(oh) {
-                        o.position = req.offset + u64::from(n);
-                    }
+                    let reply = self.read_done(
+                        oh,
+                        node,
+                        req.offset,
+                        req.length,
+                        req.minimum_count,
+                        n as usize,
+                        out,
+                    )?;
                     self.tail = Some(FileTail {
                         node,
                         offset: req.offset,
                         len: n,
                     });
-                    let n = n as usize;
+                    // The response in `out` stops where the data would start.
                     return Ok(Reply {
-                        status: NtStatus::SUCCESS,
-                        len: file_ops::emit_read_response(out, n) - n,
+                        len: reply.len - n as usize,
+                        ..reply
                     });
                 }
             }
