@@ -394,8 +394,16 @@ def framing(args):
             expect(answer(s) == (0, 0), "first of two joined frames")
             expect(answer(s) == (13, 0), "second of two joined frames (ECHO)")
 
+    def oversized():
+        # A length field beyond the largest frame: the connection is closed, nothing else.
+        with socket.create_connection((args.host, args.port), timeout=TIMEOUT) as s:
+            s.sendall(struct.pack(">I", 0x00FFFFFF) + b"\xfeSMB" + b"\0" * 60)
+            expect(s.recv(1) == b"", "an oversized frame must close the connection")
+        split()  # and the server still answers others
+
     check("framing: a frame split into 1-byte writes", split)
     check("framing: two frames in one write", joined)
+    check("framing: an oversized length closes only that connection", oversized)
 
 
 def main():
