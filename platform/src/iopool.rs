@@ -1,5 +1,5 @@
-//! File reads that may block, done off the event loop by a small fixed pool of threads (the
-//! board profile's `io_threads`).
+//! File reads that may block, done off the event loop by a small fixed pool of threads (at
+//! most the board profile's `io_threads`).
 //!
 //! The event loop never waits for a disk: [`PosixVfs::try_read`](crate::vfs::PosixVfs) first
 //! reads with `RWF_NOWAIT`, which succeeds only from the page cache; when the data is not
@@ -12,6 +12,10 @@
 //! FLUSH works the same way: `try_flush` queues an `fdatasync` and the FLUSH waits for its
 //! result.
 //!
+//! Workers start when work first finds none idle, up to the limit, and then stay: a server
+//! that never meets a cold file or a FLUSH runs no extra thread (each costs a stack and, once
+//! it allocates, a malloc arena of its own: ~140 KiB resident apiece with glibc).
+//!
 //! A worker holds a duplicate of the file descriptor, so a CLOSE while the fetch is running
 //! is harmless (the engine then answers FILE_CLOSED and ignores the ticket).
 //!
@@ -20,6 +24,7 @@
 //! first, like a disk that takes that long (tests/interop/nostall.sh uses it).
 
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,24 +58,77 @@ pub type Done = (u64, NtStatus);
 #[derive(Clone, Debug)]
 pub struct IoPool {
     jobs: mpsc::Sender<Job>,
+    workers: Arc<Workers>,
     slow: Option<(Arc<str>, Duration)>,
 }
 
+/// What starting a worker needs, and how many there are.
+#[derive(Debug)]
+struct Workers {
+    jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
+    done: smol::channel::Sender<Done>,
+    max: usize,
+    started: AtomicUsize,
+    /// Workers waiting for a job, less the jobs queued that none has taken yet (it goes
+    /// negative, as a wrapping count, when jobs wait for a worker).
+    idle: Arc<AtomicUsize>,
+}
+
 impl IoPool {
-    /// Starts `threads` workers (at least one). Finished tickets arrive on the returned
-    /// channel, for the event loop.
+    /// A pool of up to `threads` workers (at least one), started as work arrives. Finished
+    /// tickets arrive on the returned channel, for the event loop.
     pub fn start(threads: usize) -> std::io::Result<(Self, smol::channel::Receiver<Done>)> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        let (done_tx, done_rx) = smol::channel::unbounded();
-        for i in 0..threads.max(1) {
-            let rx = rx.clone();
-            let done = done_tx.clone();
-            std::thread::Builder::new()
-                .name(format!("smbed-io-{i}"))
-                .spawn(move || worker(&rx, &done))?;
+        let (done, done_rx) = smol::channel::unbounded();
+        let workers = Arc::new(Workers {
+            jobs: Arc::new(Mutex::new(rx)),
+            done,
+            max: threads.max(1),
+            started: AtomicUsize::new(0),
+            idle: Arc::new(AtomicUsize::new(0)),
+        });
+        Ok((
+            Self {
+                jobs,
+                workers,
+                slow: None,
+            },
+            done_rx,
+        ))
+    }
+
+    /// Threads started so far.
+    #[cfg(test)]
+    pub fn threads(&self) -> usize {
+        self.workers.started.load(Ordering::Relaxed)
+    }
+
+    /// Counts a job about to be queued and starts one more worker when no idle one is left
+    /// for it and the limit allows. Only the event loop queues work, so `started` has a
+    /// single writer.
+    fn grow(&self) -> std::io::Result<()> {
+        let w = &self.workers;
+        let n = w.started.load(Ordering::Relaxed);
+        let idle_before = w.idle.fetch_sub(1, Ordering::AcqRel) as isize;
+        if idle_before > 0 || n >= w.max {
+            return Ok(());
         }
-        Ok((Self { jobs, slow: None }, done_rx))
+        let (rx, done, idle) = (w.jobs.clone(), w.done.clone(), w.idle.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("smbed-io-{n}"))
+            .spawn(move || worker(&rx, &done, &idle));
+        match spawned {
+            Ok(_) => {
+                w.started.store(n + 1, Ordering::Relaxed);
+                Ok(())
+            }
+            // Existing workers will get to the job; with none, the caller must not wait.
+            Err(e) if n == 0 => {
+                w.idle.fetch_add(1, Ordering::AcqRel);
+                Err(e)
+            }
+            Err(_) => Ok(()),
+        }
     }
 
     /// Applies `SMBED_TEST_SLOW_READS=SUBSTRING:MS` (see the module docs); returns a
@@ -123,6 +181,7 @@ impl IoPool {
         delay: Duration,
     ) -> std::io::Result<()> {
         let fd = rustix::io::fcntl_dupfd_cloexec(fd, 0)?;
+        self.grow()?;
         self.jobs
             .send(Job {
                 fd,
@@ -134,21 +193,28 @@ impl IoPool {
     }
 }
 
-fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, done: &smol::channel::Sender<Done>) {
-    let mut scratch = vec![0u8; CHUNK];
+fn worker(
+    jobs: &Mutex<mpsc::Receiver<Job>>,
+    done: &smol::channel::Sender<Done>,
+    idle: &AtomicUsize,
+) {
+    // Allocated at the first fetch: a worker that only syncs never needs it.
+    let mut scratch: Vec<u8> = Vec::new();
     loop {
-        let job = match jobs.lock() {
-            Ok(rx) => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => return,
-            },
-            Err(_) => return,
+        // One more worker free for work; taking a job was already counted when it was queued.
+        idle.fetch_add(1, Ordering::AcqRel);
+        let job = jobs.lock().ok().and_then(|rx| rx.recv().ok());
+        let Some(job) = job else {
+            return;
         };
         if !job.delay.is_zero() {
             std::thread::sleep(job.delay);
         }
         let status = match job.work {
             Work::Fetch { offset, len } => {
+                if scratch.is_empty() {
+                    scratch.resize(CHUNK, 0);
+                }
                 let mut at = offset;
                 let end = offset.saturating_add(len as u64);
                 while at < end {
@@ -191,6 +257,7 @@ mod tests {
         std::fs::write(&path, vec![7u8; 600_000]).unwrap();
         let f = std::fs::File::open(&path).unwrap();
         let (pool, done) = IoPool::start(2).unwrap();
+        assert_eq!(pool.threads(), 0, "no thread before there is work");
         pool.fetch(f.as_fd(), 0, 600_000, 1, Duration::ZERO)
             .unwrap();
         pool.fetch(f.as_fd(), 1 << 40, 10, 2, Duration::ZERO)
@@ -201,6 +268,11 @@ mod tests {
         pool.sync(f.as_fd(), false, 4).unwrap();
         let mut got: Vec<Done> = (0..4).map(|_| done.recv_blocking().unwrap()).collect();
         assert!(t0.elapsed() >= Duration::from_millis(200));
+        assert!(
+            (1..=2).contains(&pool.threads()),
+            "workers start with the work, up to the limit: {}",
+            pool.threads()
+        );
         got.sort_unstable_by_key(|d| d.0);
         assert_eq!(
             got,

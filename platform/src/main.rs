@@ -321,17 +321,17 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         zero_copy_reads: true,
     };
     let storage = smb_proto::Storage {
-        conns: slots(limits.conns),
-        sessions: slots(limits.sessions),
-        trees: slots(limits.trees),
-        opens: slots(limits.opens),
+        conns: slots(limits.conns)?,
+        sessions: slots(limits.sessions)?,
+        trees: slots(limits.trees)?,
+        opens: slots(limits.opens)?,
         // Named pipes (srvsvc, wkssvc) are opened briefly, for share lists and server info;
         // a slot holds 16 KiB of RPC buffers, so not one per connection.
-        pipes: slots((limits.conns / 4).clamp(8, 64)),
+        pipes: slots((limits.conns / 4).clamp(8, 64))?,
         // Byte-range locks and directory enumerations live in their own tables, so an open
         // slot stays ~100 bytes: few opens lock, a minority enumerate.
-        locks: slots((limits.opens / 2).clamp(64, 16384)),
-        searches: slots((limits.opens / 4).clamp(32, 4096)),
+        locks: slots((limits.opens / 2).clamp(64, 16384))?,
+        searches: slots((limits.opens / 4).clamp(32, 4096))?,
     };
     let server = smb_proto::Server::new(engine_cfg, vfs, policy, storage);
     let engine: driver::Engine = std::rc::Rc::new(std::cell::RefCell::new(server));
@@ -363,10 +363,10 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
     driver::run(engine, listeners, dl, io_done).map_err(|e| e.to_string())
 }
 
-/// Allocates a table's slots once at start-up; they live for the whole process.
-fn slots<T>(n: usize) -> &'static mut [smb_proto::Slot<T>] {
-    let v: Vec<smb_proto::Slot<T>> = (0..n).map(|_| smb_proto::Slot::default()).collect();
-    Vec::leak(v)
+/// A table's slots, mapped once at start-up for the whole process; pages become resident as
+/// the table grows into them ([`pagebuf::table_slots`]).
+fn slots<T>(n: usize) -> Result<&'static mut [smb_proto::Slot<T>], String> {
+    pagebuf::table_slots(n).map_err(|e| format!("mapping a table of {n} slots: {e}"))
 }
 
 /// Strings the engine borrows for the process lifetime.

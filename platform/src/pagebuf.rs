@@ -8,8 +8,12 @@
 //! buffers of that size come from the heap, which is not given back. A NAS wants that memory
 //! back as page cache once the transfer is over; `Pool::trim` releases idle buffers' pages.
 //!
-//! This is the platform crate's only `unsafe`: creating, viewing, advising and unmapping one
-//! private anonymous mapping that this type alone owns.
+//! The engine's tables come from here too ([`table_slots`]): one zero-filled mapping per
+//! table, never written at start-up, so a table sized for the board's worst case (thousands
+//! of opens) is resident only as far as it has been used.
+//!
+//! This is the platform crate's only `unsafe`: creating, viewing, advising and unmapping
+//! private anonymous mappings, and viewing a fresh one as empty table slots.
 #![allow(unsafe_code)]
 
 use std::ptr::NonNull;
@@ -72,9 +76,82 @@ impl Drop for PageBuf {
     }
 }
 
+/// Storage for an engine table of `n` slots that lives for the rest of the process: a fresh
+/// anonymous mapping, zero-filled by the kernel and never written here, so its pages become
+/// resident only as the table grows into them.
+pub fn table_slots<T>(n: usize) -> std::io::Result<&'static mut [smb_proto::Slot<T>]> {
+    let size = size_of::<smb_proto::Slot<T>>();
+    let bytes = size
+        .checked_mul(n)
+        .ok_or_else(|| std::io::Error::other("table size overflows"))?;
+    if n == 0 || size == 0 {
+        return Ok(&mut []);
+    }
+    // Mappings are page aligned; no slot type needs more.
+    if align_of::<smb_proto::Slot<T>>() > 4096 {
+        return Err(std::io::Error::other("slot alignment above a page"));
+    }
+    let buf = PageBuf::new(bytes)?;
+    let ptr = buf.ptr.as_ptr().cast::<smb_proto::Slot<T>>();
+    // The mapping is never unmapped: the table lives as long as the process.
+    std::mem::forget(buf);
+    // SAFETY: `ptr` starts a private read-write mapping of at least `n * size` bytes that
+    // nothing else references (the owning PageBuf was forgotten, so it is never unmapped or
+    // handed out again), page aligned, so aligned for `Slot<T>`. The kernel fills it with
+    // zeros, and an all-zero `Slot<T>` is a valid empty slot by that type's documented
+    // contract (generation 0, `#[repr(u8)]` tag 0 = empty, payload bytes unconstrained).
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, n) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::PageBuf;
+
+    /// A table slot bigger than a page, like a session.
+    struct Big {
+        bytes: [u8; 5000],
+        flag: bool,
+    }
+
+    #[test]
+    fn table_slots_are_empty_and_resident_only_where_used() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let slots = super::table_slots::<Big>(4096).expect("mmap");
+        let addr = slots.as_ptr() as usize;
+        assert!(
+            mapping_rss_kib(addr) < 64,
+            "an unused table is not resident"
+        );
+        let mut t = smb_proto::table::Table::new(slots);
+        assert_eq!((t.len(), t.capacity()), (0, 4096));
+        let mut handles = Vec::new();
+        for i in 0..3u8 {
+            let h = t
+                .insert(Big {
+                    bytes: [i; 5000],
+                    flag: i == 1,
+                })
+                .expect("room");
+            assert_eq!(h.index, u32::from(i));
+            handles.push(h);
+        }
+        assert!(t
+            .get(handles[1])
+            .is_some_and(|b| b.flag && b.bytes[4999] == 1));
+        assert!(t.remove(handles[0]).is_some());
+        assert!(t.get(handles[0]).is_none());
+        let rss = mapping_rss_kib(addr);
+        assert!(
+            (8..=64).contains(&rss),
+            "three 5 KB slots touch a few pages, not the table's 20 MB: {rss} KiB"
+        );
+        assert!(super::table_slots::<Big>(0).expect("empty").is_empty());
+        assert!(super::table_slots::<Big>(usize::MAX).is_err());
+    }
+
+    /// The kernel merges adjacent anonymous mappings, so these tests take turns: one's
+    /// mapping could otherwise grow into the other's and be counted with it.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     /// Resident KiB of the mapping that starts at `addr` (from /proc/self/smaps), so other
     /// tests running in this process do not disturb the figure.
@@ -101,6 +178,7 @@ mod tests {
 
     #[test]
     fn buffers_start_zeroed_and_release_gives_pages_back() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let mut b = PageBuf::new(8 << 20).expect("mmap");
         let addr = b.ptr.as_ptr() as usize;
         assert!(b.as_mut_slice().iter().step_by(4096).all(|&x| x == 0));

@@ -35,17 +35,57 @@ impl Handle {
 }
 
 /// One table slot.
+///
+/// An empty slot is all zero bytes: `generation` 0 and the tag of [`Entry`] (a `#[repr(u8)]`
+/// enum, whose layout is defined: a one-byte tag, then the payload) 0 for `Empty`, whatever
+/// the payload bytes hold. That is this type's contract, so a host may lend freshly mapped,
+/// zero-filled memory as table storage without writing it: the kernel backs a page only when
+/// a slot on it is first used, so a table sized for the board's worst case costs what has
+/// been in use, not what it could hold (tables grow with use, and never move).
 #[derive(Debug)]
 pub struct Slot<T> {
     generation: u32,
-    value: Option<T>,
+    value: Entry<T>,
+}
+
+/// A slot's content. `#[repr(u8)]` gives it an explicit tag with `Empty` = 0 (no niche
+/// layout), which is what makes an all-zero [`Slot`] empty.
+#[derive(Debug)]
+#[repr(u8)]
+enum Entry<T> {
+    Empty = 0,
+    Live(T) = 1,
+}
+
+impl<T> Entry<T> {
+    fn is_none(&self) -> bool {
+        matches!(self, Entry::Empty)
+    }
+    fn as_ref(&self) -> Option<&T> {
+        match self {
+            Entry::Live(v) => Some(v),
+            Entry::Empty => None,
+        }
+    }
+    fn as_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Entry::Live(v) => Some(v),
+            Entry::Empty => None,
+        }
+    }
+    fn take(&mut self) -> Option<T> {
+        match core::mem::replace(self, Entry::Empty) {
+            Entry::Live(v) => Some(v),
+            Entry::Empty => None,
+        }
+    }
 }
 
 impl<T> Default for Slot<T> {
     fn default() -> Self {
         Self {
             generation: 0,
-            value: None,
+            value: Entry::Empty,
         }
     }
 }
@@ -64,11 +104,11 @@ pub struct Table<'r, T> {
 }
 
 impl<'r, T> Table<'r, T> {
-    /// Uses `slots` as the table's storage (all slots must be empty).
+    /// Uses `slots` as the table's storage. All slots must be empty ([`Slot::default`] or
+    /// zeroed memory, see [`Slot`]); they are not written here, so untouched storage stays
+    /// untouched until the table grows into it.
     pub fn new(slots: &'r mut [Slot<T>]) -> Self {
-        for s in slots.iter_mut() {
-            s.value = None;
-        }
+        debug_assert!(slots.iter().all(|s| s.value.is_none()));
         Self {
             slots,
             used: 0,
@@ -87,7 +127,7 @@ impl<'r, T> Table<'r, T> {
         // Generations stay within 16 bits so every id format (tree ids pack 16) can carry
         // them; 0 is skipped so a packed id is never all zero.
         slot.generation = (slot.generation % 0xffff) + 1;
-        slot.value = Some(value);
+        slot.value = Entry::Live(value);
         self.used += 1;
         self.high = self.high.max(index + 1);
         Ok(Handle {
