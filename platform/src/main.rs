@@ -242,6 +242,7 @@ fn listen_addrs(cfg: &ValidConfig) -> Vec<std::net::SocketAddr> {
 }
 
 fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
+    pagebuf::pin_malloc_threshold();
     let (cfg, builtin) = load_config(cfg_path)?;
     log::set_level(cfg.global.log_level.max(1));
     let g = &cfg.global;

@@ -13,7 +13,8 @@
 //! of opens) is resident only as far as it has been used.
 //!
 //! This is the platform crate's only `unsafe`: creating, viewing, advising and unmapping
-//! private anonymous mappings, and viewing a fresh one as empty table slots.
+//! private anonymous mappings, viewing a fresh one as empty table slots, and one glibc
+//! `mallopt` call ([`pin_malloc_threshold`]).
 #![allow(unsafe_code)]
 
 use std::ptr::NonNull;
@@ -73,6 +74,24 @@ impl Drop for PageBuf {
     fn drop(&mut self) {
         // SAFETY: our own mapping, unmapped once; no slice of it outlives `self`.
         let _ = unsafe { mm::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Keeps glibc's malloc from holding on to large freed blocks: by default, once a block above
+/// 128 KiB (mapped) is freed, glibc raises its mapping threshold to that size, and later blocks
+/// of that size come from the heap, which it does not give back (start-up alone, replaying the
+/// account store's segment, left ~1 MiB resident that way). Pinning the threshold keeps large
+/// blocks mapped, so freeing one returns its memory. musl always does this.
+pub fn pin_malloc_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+        // SAFETY: mallopt is glibc's documented tuning call, safe to call at any time; it is
+        // called at start-up before any other thread exists. A failure keeps the default.
+        let _ = unsafe { mallopt(M_MMAP_THRESHOLD, 128 * 1024) };
     }
 }
 

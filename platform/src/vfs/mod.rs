@@ -3,7 +3,8 @@
 //! Each share is a host directory opened once at start; every lookup is relative to that fd
 //! and confined to it with `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` (`path.rs`), so a
 //! symlink can never lead a client out of its share (`ACCESS_DENIED`). Open nodes live in a
-//! fixed slab of `max_opens` slots allocated at construction (`NodeId` = slot index); each
+//! slab of up to `max_opens` slots reserved at construction and filled as opens need them, so
+//! only slots ever used are resident (`NodeId` = slot index); each
 //! slot holds the node's fd and its share-relative path in a reused buffer. DOS attributes and
 //! client-set creation times persist in the `user.smbed` xattr (`dosattr.rs`); errno values map
 //! to NTSTATUS in `errno.rs`; directory enumeration is in `dir.rs`.
@@ -486,8 +487,11 @@ fn allocate(fd: BorrowedFd<'_>, size: u64) -> Result<(), Errno> {
 #[derive(Debug)]
 pub struct PosixVfs {
     shares: Vec<Share>,
+    /// Node slots, grown one at a time up to `max_opens` within capacity reserved at
+    /// construction (never reallocated; untouched capacity is not resident).
     nodes: Vec<Node>,
-    /// Free slot indices; the most recently closed slot is reused first.
+    max_opens: usize,
+    /// Free slot indices below `nodes.len()`; the most recently closed slot is reused first.
     free: Vec<u32>,
     resolver: Resolver,
     opath_xattr: Cell<bool>,
@@ -524,26 +528,11 @@ impl PosixVfs {
                 xattr,
             });
         }
-        let nodes = (0..max_opens)
-            .map(|_| Node {
-                fd: None,
-                share: 0,
-                is_dir: false,
-                writable: false,
-                unlinked: false,
-                path: String::new(),
-                cursor: dir::Cursor::default(),
-                stream: None,
-            })
-            .collect();
-        let free = (0..max_opens)
-            .rev()
-            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
-            .collect();
         Ok(Self {
             shares: opened,
-            nodes,
-            free,
+            nodes: Vec::with_capacity(max_opens),
+            max_opens,
+            free: Vec::with_capacity(max_opens),
             resolver: Resolver::new(),
             opath_xattr: Cell::new(true),
             dirbuf: vec![MaybeUninit::uninit(); dir::DIR_BUF_LEN],
@@ -671,8 +660,10 @@ impl Vfs for PosixVfs {
     ) -> Result<(NodeId, CreateAction, FileInfo), NtStatus> {
         validate(path)?;
         let si = self.share_index(share)?;
-        let Some(&slot) = self.free.last() else {
-            return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        let slot = match self.free.last() {
+            Some(&s) => s,
+            None if self.nodes.len() < self.max_opens => self.nodes.len() as u32,
+            None => return Err(NtStatus::INSUFFICIENT_RESOURCES),
         };
         let overwriting = matches!(
             args.disposition,
@@ -702,7 +693,19 @@ impl Vfs for PosixVfs {
                 let _ = rustix::fs::fadvise(&o.fd, 0, None, a);
             }
         }
-        self.free.pop();
+        if self.free.pop().is_none() {
+            // Within the capacity reserved in `new`: no reallocation.
+            self.nodes.push(Node {
+                fd: None,
+                share: 0,
+                is_dir: false,
+                writable: false,
+                unlinked: false,
+                path: String::new(),
+                cursor: dir::Cursor::default(),
+                stream: None,
+            });
+        }
         let n = &mut self.nodes[slot as usize];
         n.fd = Some(o.fd);
         n.share = si;
