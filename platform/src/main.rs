@@ -333,6 +333,9 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         // slot stays ~100 bytes: few opens lock, a minority enumerate.
         locks: slots((limits.opens / 2).clamp(64, 16384))?,
         searches: slots((limits.opens / 4).clamp(32, 4096))?,
+        // Both are rare and sized for every connection at once; untouched slots cost nothing.
+        parked: slots(limits.conns * smb_proto::state::MAX_PARKED)?,
+        events: slots(limits.conns * smb_proto::state::MAX_PENDING)?,
     };
     let server = smb_proto::Server::new(engine_cfg, vfs, policy, storage);
     let engine: driver::Engine = std::rc::Rc::new(std::cell::RefCell::new(server));

@@ -10,7 +10,8 @@ use smb_wire::{session_setup, transport, NtStatus, HEADER_LEN};
 
 use crate::policy::{EncryptPolicy, MapToGuest, Policy};
 use crate::state::{
-    Conn, HeldLock, Open, Pending, PipeSlot, Search, Session, SessionState, Tree, Waiting,
+    Conn, HeldLock, NotifyEvent, Open, Parked, Pending, PipeSlot, Search, Session, SessionState,
+    Tree, Waiting,
 };
 use crate::table::{Full, Handle, Slot, Table};
 use crate::vfs::Vfs;
@@ -76,6 +77,11 @@ pub struct Storage<'r> {
     pub locks: &'r mut [Slot<HeldLock>],
     /// Directory enumerations (one per open that has enumerated, until it closes).
     pub searches: &'r mut [Slot<Search>],
+    /// CREATEs waiting for an oplock break (at most [`MAX_PARKED`](crate::state::MAX_PARKED)
+    /// per connection).
+    pub parked: &'r mut [Slot<Parked>],
+    /// Changes that completed a CHANGE_NOTIFY, until its response is sent.
+    pub events: &'r mut [Slot<NotifyEvent>],
 }
 
 /// A connection handle.
@@ -144,6 +150,8 @@ pub struct Server<'r, V: Vfs, P: Policy> {
     pub(crate) pipes: Table<'r, PipeSlot>,
     pub(crate) locks: Table<'r, HeldLock>,
     pub(crate) searches: Table<'r, Search>,
+    pub(crate) parked: Table<'r, Parked>,
+    pub(crate) events: Table<'r, NotifyEvent>,
     /// Order of byte-range locks taken ([`HeldLock::seq`]).
     pub(crate) lock_seq: u64,
     /// Current time (FILETIME) of the call being handled.
@@ -170,6 +178,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             pipes: Table::new(storage.pipes),
             locks: Table::new(storage.locks),
             searches: Table::new(storage.searches),
+            parked: Table::new(storage.parked),
+            events: Table::new(storage.events),
             lock_seq: 0,
             now: 0,
             deferred_logoff: None,
@@ -192,7 +202,15 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
                 i += 1;
             }
         }
-        self.conns.remove(conn.0);
+        // What the connection's waiting requests kept in the server-wide tables.
+        if let Some(c) = self.conns.remove(conn.0) {
+            for ev in c.pending.iter().filter_map(|p| p.event) {
+                self.events.remove(ev);
+            }
+        }
+        while let Some(h) = self.parked.find(|p| p.conn == conn.0) {
+            self.parked.remove(h);
+        }
     }
 
     fn nth_session_of(&self, conn: Handle, n: usize) -> Option<Handle> {
@@ -990,7 +1008,8 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         }
         let c = self.conns.get_mut(conn.0)?;
         let i = c.pending.iter().position(|p| p.done.is_some())?;
-        let p = c.pending.remove(i);
+        let mut p = c.pending.remove(i);
+        let event = p.event.take().and_then(|h| self.events.remove(h));
         let status = p.done.unwrap_or(NtStatus::INTERNAL_ERROR);
         let off = transport::HEADER_LEN
             + if p.encrypted {
@@ -1014,15 +1033,15 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
         let len = if status.is_error() || status == NtStatus::CANCELLED {
             if matches!(p.waiting, Waiting::Break { .. }) {
                 // Cancelled: the parked CREATE (and any compound rest) leaves with it.
-                if let Some(i) = c_parked_index(&self.conns, conn.0, p.async_id) {
-                    parked = self.conns.get_mut(conn.0).map(|c| c.parked.swap_remove(i));
+                if let Some(h) = self.parked_of(conn.0, p.async_id) {
+                    parked = self.parked.remove(h);
                 }
             }
             session_setup::emit_error(out)
         } else {
             match p.waiting {
                 Waiting::Lock { .. } | Waiting::Flush { .. } => session_setup::emit_empty(out),
-                Waiting::Notify { .. } => self.emit_notify(&p, out),
+                Waiting::Notify { .. } => self.emit_notify(event.as_ref(), out),
                 Waiting::Read {
                     open,
                     offset,
@@ -1165,13 +1184,4 @@ fn check_chain(rx: &[u8]) -> Result<(), Disconnect> {
         }
         off += msg_len;
     }
-}
-
-/// Index of the CREATE parked as `async_id` on connection `conn`.
-fn c_parked_index(conns: &Table<'_, Conn>, conn: Handle, async_id: u64) -> Option<usize> {
-    conns
-        .get(conn)?
-        .parked
-        .iter()
-        .position(|p| p.async_id == async_id)
 }

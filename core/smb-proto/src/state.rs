@@ -35,14 +35,15 @@ pub struct Conn {
     pub pending: heapless::Vec<Pending, MAX_PENDING>,
     /// Next AsyncId to hand out (never 0).
     pub next_async_id: u64,
-    /// CREATE requests waiting for an oplock break.
-    pub parked: heapless::Vec<Parked, 2>,
     /// Oplock break notifications to send to this connection.
     pub breaks: heapless::Vec<BreakNotice, 16>,
 }
 
 /// Async requests one connection may have outstanding.
 pub const MAX_PENDING: usize = 16;
+/// CREATE requests one connection may have waiting for an oplock break (each keeps up to
+/// [`PARKED_CAP`] bytes in the server's parked table).
+pub const MAX_PARKED: usize = 2;
 /// Byte-range locks one open may hold.
 pub const MAX_LOCKS: usize = 32;
 
@@ -100,8 +101,12 @@ pub const PARKED_CAP: usize = 4096;
 /// A CREATE request waiting for an oplock break, kept to be run again. A CREATE in the middle
 /// of a compound keeps the elements after it too: they run once it finishes
 /// ([MS-SMB2] 3.3.5.2.7, product behavior note on async CREATE in a compound).
+///
+/// These live in a server-wide table, not in [`Conn`]: they are rare and 4 KiB each, and a
+/// connection slot is written whole when a connection starts.
 #[derive(Debug, Clone)]
 pub struct Parked {
+    pub conn: Handle,
     pub async_id: u64,
     pub tree: Handle,
     /// The CREATE (`..create_len`), then the rest of its compound.
@@ -146,8 +151,9 @@ pub struct Pending {
     pub waiting: Waiting,
     /// Set when the request finished; the final response is sent by `poll_transmit`.
     pub done: Option<smb_wire::NtStatus>,
-    /// The change that completed a CHANGE_NOTIFY.
-    pub event: Option<NotifyEvent>,
+    /// The change that completed a CHANGE_NOTIFY: its slot in the server's event table
+    /// (~0.5 KiB each, so not kept in every pending entry of every connection).
+    pub event: Option<Handle>,
 }
 
 impl Conn {

@@ -139,6 +139,10 @@ impl TestServer {
             pipes: slots::<smb_proto::state::PipeSlot>(4),
             locks: slots::<smb_proto::state::HeldLock>((cfg.opens * 8).max(256)),
             searches: slots::<smb_proto::state::Search>(cfg.opens),
+            parked: slots::<smb_proto::state::Parked>(cfg.conns * smb_proto::state::MAX_PARKED),
+            events: slots::<smb_proto::state::NotifyEvent>(
+                cfg.conns * smb_proto::state::MAX_PENDING,
+            ),
         };
         let server = Server::new(engine_cfg, vfs, cfg.policy.clone(), storage);
         let tx_len = cfg.tx_len.unwrap_or(cfg.max_io as usize + 4096);

@@ -10,7 +10,7 @@ use smb_wire::NtStatus;
 
 use crate::policy::Policy;
 use crate::server::{Chain, HResult, Reply, Server};
-use crate::state::{NotifyEvent, Pending, Waiting};
+use crate::state::{NotifyEvent, Waiting};
 use crate::table::Handle;
 use crate::vfs::{ShareId, Vfs};
 
@@ -133,9 +133,12 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 if !ok_name || size > max_output as usize {
                     // Too much to report: the client must re-enumerate ([MS-FSA] 2.1.5.10).
                     p.done = Some(NtStatus::NOTIFY_ENUM_DIR);
-                } else {
-                    p.event = Some(ev);
+                } else if let Ok(h) = self.events.insert(ev) {
+                    p.event = Some(h);
                     p.done = Some(NtStatus::SUCCESS);
+                } else {
+                    // No room to keep the change: the client re-enumerates instead.
+                    p.done = Some(NtStatus::NOTIFY_ENUM_DIR);
                 }
             }
         }
@@ -143,9 +146,9 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
 
     /// Writes the CHANGE_NOTIFY response body for a completed request; returns the message
     /// length.
-    pub(crate) fn emit_notify(&self, p: &Pending, out: &mut [u8]) -> usize {
+    pub(crate) fn emit_notify(&self, event: Option<&NotifyEvent>, out: &mut [u8]) -> usize {
         let base = info::OUTPUT_OFFSET;
-        let Some(ev) = p.event.as_ref() else {
+        let Some(ev) = event else {
             return info::emit_output_response(out, 0);
         };
         let mut pos = 0usize;

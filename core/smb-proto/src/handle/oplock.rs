@@ -9,7 +9,7 @@ use smb_wire::{transport, FileId, NtStatus};
 
 use crate::policy::Policy;
 use crate::server::{Chain, HResult, Reply, Server};
-use crate::state::{BreakNotice, Parked, Waiting, PARKED_CAP};
+use crate::state::{BreakNotice, Parked, Waiting, MAX_PARKED, PARKED_CAP};
 use crate::table::Handle;
 use crate::vfs::{ShareId, Vfs};
 
@@ -52,12 +52,8 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         {
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         }
-        if self
-            .conns
-            .get(conn)
-            .map(|c| c.parked.is_full())
-            .unwrap_or(true)
-        {
+        let parked_here = self.parked.iter().filter(|(_, p)| p.conn == conn).count();
+        if parked_here >= MAX_PARKED || self.parked.len() >= self.parked.capacity() {
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         }
         let (hconn, notice) = {
@@ -82,14 +78,14 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         }
         let deadline = self.now.saturating_add(BREAK_TIMEOUT);
         let id = self.park(chain, msg, Waiting::Break { holder, deadline })?;
-        if let Some(c) = self.conns.get_mut(conn) {
-            let _ = c.parked.push(Parked {
-                async_id: id,
-                tree: th,
-                create_len: bytes.len(),
-                bytes,
-            });
-        }
+        // Room was checked above, and nothing parks in between.
+        let _ = self.parked.insert(Parked {
+            conn,
+            async_id: id,
+            tree: th,
+            create_len: bytes.len(),
+            bytes,
+        });
         chain.async_id = Some(id);
         chain.rest_parked = chain.in_middle.then_some(id);
         Ok(Reply {
@@ -101,12 +97,18 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
     /// Stores the rest of a compound with the CREATE parked as `async_id` (it was checked to
     /// fit when the CREATE parked).
     pub(crate) fn park_rest(&mut self, conn: Handle, async_id: u64, rest: &[u8]) {
-        let Some(c) = self.conns.get_mut(conn) else {
-            return;
-        };
-        if let Some(p) = c.parked.iter_mut().find(|p| p.async_id == async_id) {
+        if let Some(p) = self
+            .parked_of(conn, async_id)
+            .and_then(|h| self.parked.get_mut(h))
+        {
             let _ = p.bytes.extend_from_slice(rest);
         }
+    }
+
+    /// The CREATE parked as `async_id` by connection `conn`.
+    pub(crate) fn parked_of(&self, conn: Handle, async_id: u64) -> Option<Handle> {
+        self.parked
+            .find(|p| p.conn == conn && p.async_id == async_id)
     }
 
     /// Lets every CREATE waiting on `holder` run again.
@@ -244,16 +246,19 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
         parked: &mut Option<Parked>,
         out: &mut [u8],
     ) -> (NtStatus, usize) {
-        let Some(c) = self.conns.get_mut(conn) else {
+        if self.conns.get(conn).is_none() {
             return (NtStatus::INTERNAL_ERROR, 0);
-        };
-        let Some(i) = c.parked.iter().position(|p| p.async_id == async_id) else {
+        }
+        let Some(taken) = self
+            .parked_of(conn, async_id)
+            .and_then(|h| self.parked.remove(h))
+        else {
             return (
                 NtStatus::INTERNAL_ERROR,
                 smb_wire::session_setup::emit_error(out),
             );
         };
-        let p = parked.insert(c.parked.swap_remove(i));
+        let p = parked.insert(taken);
         let (Some(session), tree) = (chain.session, p.tree) else {
             return (NtStatus::INTERNAL_ERROR, 0);
         };
