@@ -336,6 +336,7 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
         // Both are rare and sized for every connection at once; untouched slots cost nothing.
         parked: slots(limits.conns * smb_proto::state::MAX_PARKED)?,
         events: slots(limits.conns * smb_proto::state::MAX_PENDING)?,
+        auths: slots(limits.sessions)?,
     };
     let server = smb_proto::Server::new(engine_cfg, vfs, policy, storage);
     let engine: driver::Engine = std::rc::Rc::new(std::cell::RefCell::new(server));

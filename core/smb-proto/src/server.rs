@@ -15,6 +15,7 @@ use crate::state::{
 };
 use crate::table::{Full, Handle, Slot, Table};
 use crate::vfs::Vfs;
+use smb_auth::ntlmssp::NtlmServer;
 
 /// `server signing` ([MS-SMB2] 3.3.1.5 `RequireMessageSigning`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,8 @@ pub struct Storage<'r> {
     pub parked: &'r mut [Slot<Parked>],
     /// Changes that completed a CHANGE_NOTIFY, until its response is sent.
     pub events: &'r mut [Slot<NotifyEvent>],
+    /// NTLM exchanges under way (one per session being set up or re-authenticated).
+    pub auths: &'r mut [Slot<NtlmServer>],
 }
 
 /// A connection handle.
@@ -152,6 +155,7 @@ pub struct Server<'r, V: Vfs, P: Policy> {
     pub(crate) searches: Table<'r, Search>,
     pub(crate) parked: Table<'r, Parked>,
     pub(crate) events: Table<'r, NotifyEvent>,
+    pub(crate) auths: Table<'r, NtlmServer>,
     /// Order of byte-range locks taken ([`HeldLock::seq`]).
     pub(crate) lock_seq: u64,
     /// Current time (FILETIME) of the call being handled.
@@ -180,6 +184,7 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
             searches: Table::new(storage.searches),
             parked: Table::new(storage.parked),
             events: Table::new(storage.events),
+            auths: Table::new(storage.auths),
             lock_seq: 0,
             now: 0,
             deferred_logoff: None,
@@ -239,6 +244,11 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
     }
 
     /// Counts of live connections, sessions, trees and opens.
+    /// NTLM exchanges under way (sessions between their first and last SESSION_SETUP).
+    pub fn exchanges_in_progress(&self) -> usize {
+        self.auths.len()
+    }
+
     pub fn counts(&self) -> [usize; 4] {
         [
             self.conns.len(),
@@ -1135,7 +1145,15 @@ impl<'r, V: Vfs, P: Policy> Server<'r, V, P> {
     pub(crate) fn destroy_session(&mut self, sh: Handle) -> bool {
         // Pending requests of the session finish as their opens close.
         self.close_trees_of(sh);
+        self.end_auth(sh);
         self.sessions.remove(sh).is_some()
+    }
+
+    /// Frees the NTLM state of `sh`'s authentication exchange, if one is under way.
+    pub(crate) fn end_auth(&mut self, sh: Handle) {
+        if let Some(a) = self.sessions.get_mut(sh).and_then(|s| s.auth.take()) {
+            self.auths.remove(a);
+        }
     }
 
     /// Disconnects every tree of a session (closing their opens).

@@ -1,7 +1,6 @@
 //! Per-connection, per-session, per-tree and per-open state ([MS-SMB2] 3.3.1). Every struct is
 //! fixed-size and lives in a slot of a table lent at start-up.
 
-use smb_auth::ntlmssp::NtlmServer;
 use smb_crypto::{Cipher, NonceCounter, PreauthHash, Sealer, Signer, SigningAlgo};
 use smb_wire::FileId;
 
@@ -191,7 +190,9 @@ pub struct Session {
     pub identity: Identity,
     pub user: heapless::String<NAME_CAP>,
     pub domain: heapless::String<NAME_CAP>,
-    pub ntlm: NtlmServer,
+    /// The NTLM exchange under way: its slot in the server's authentication table (2.4 KiB
+    /// each, only while a SESSION_SETUP exchange runs).
+    pub auth: Option<Handle>,
     /// Session-specific preauth hash (3.1.1).
     pub preauth: PreauthHash,
     pub signer: Option<Signer>,

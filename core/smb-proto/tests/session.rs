@@ -493,3 +493,35 @@ fn hmac_sha256_signing_is_chosen_when_it_is_all_the_client_offers() {
     t.ok();
     assert_signed(&t);
 }
+
+#[test]
+fn ntlm_state_lives_only_while_an_exchange_runs() {
+    let srv = TestServer::new();
+    let mut c = srv.client();
+    c.negotiate().ok();
+    assert_eq!(c.login("alice", "wrong").status(), NtStatus::LOGON_FAILURE);
+    assert_eq!(srv.exchanges_in_progress(), 0, "a failed exchange frees it");
+    c.login("alice", "Secret-1").ok();
+    assert_eq!(
+        srv.exchanges_in_progress(),
+        0,
+        "a finished exchange frees it"
+    );
+    // Re-authentication runs a fresh exchange and frees it too.
+    c.login("alice", "Secret-1").ok();
+    assert_eq!(srv.exchanges_in_progress(), 0);
+    // A first leg left hanging holds one until its connection goes.
+    let mut d = srv.client();
+    d.negotiate().ok();
+    let neg = NtlmClient::new("alice", "Secret-1").negotiate();
+    let token = ntlm::neg_token_init(&ntlm::mech_type_list(&[ntlm::OID_NTLMSSP]), Some(&neg));
+    let m = d.send(Req::session_setup(&token, security_mode::SIGNING_ENABLED as u8).sid(0));
+    assert_eq!(m.status(), NtStatus::MORE_PROCESSING_REQUIRED);
+    assert_eq!(srv.exchanges_in_progress(), 1);
+    srv.close(d.conn);
+    assert_eq!(
+        srv.exchanges_in_progress(),
+        0,
+        "closing the connection frees it"
+    );
+}

@@ -143,6 +143,7 @@ impl TestServer {
             events: slots::<smb_proto::state::NotifyEvent>(
                 cfg.conns * smb_proto::state::MAX_PENDING,
             ),
+            auths: slots::<smb_auth::ntlmssp::NtlmServer>(cfg.sessions),
         };
         let server = Server::new(engine_cfg, vfs, cfg.policy.clone(), storage);
         let tx_len = cfg.tx_len.unwrap_or(cfg.max_io as usize + 4096);
@@ -199,6 +200,11 @@ impl TestServer {
     /// Runs `f` on the VFS.
     pub fn vfs<R>(&self, f: impl FnOnce(&mut MemVfs) -> R) -> R {
         f(self.inner.borrow_mut().server.vfs_mut())
+    }
+
+    /// NTLM exchanges under way in the engine.
+    pub fn exchanges_in_progress(&self) -> usize {
+        self.inner.borrow().server.exchanges_in_progress()
     }
 
     /// Live connections, sessions, trees and opens.

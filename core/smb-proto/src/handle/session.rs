@@ -94,6 +94,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             {
                 return Err(NtStatus::INSUFFICIENT_RESOURCES);
             }
+            let auth = self
+                .auths
+                .insert(NtlmServer::new())
+                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
             let s = Session {
                 id: 0,
                 conn: conn.0,
@@ -101,7 +105,7 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 identity: Identity::None,
                 user: heapless::String::new(),
                 domain: heapless::String::new(),
-                ntlm: NtlmServer::new(),
+                auth: Some(auth),
                 preauth: conn_preauth,
                 signer: None,
                 signing_required: false,
@@ -114,10 +118,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 spnego: SpnegoState::default(),
                 sid: heapless::Vec::new(),
             };
-            let h = self
-                .sessions
-                .insert(s)
-                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+            let Ok(h) = self.sessions.insert(s) else {
+                self.auths.remove(auth);
+                return Err(NtStatus::INSUFFICIENT_RESOURCES);
+            };
             let id = h.to_u64();
             if let Some(s) = self.sessions.get_mut(h) {
                 s.id = id;
@@ -134,7 +138,13 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             if matches!(s.state, SessionState::Valid) {
                 // Re-authentication: run a fresh exchange; keys stay as they are
                 // ([MS-SMB2] 3.3.5.5.3).
-                s.ntlm = NtlmServer::new();
+                let fresh = self
+                    .auths
+                    .insert(NtlmServer::new())
+                    .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                if let Some(old) = s.auth.replace(fresh) {
+                    self.auths.remove(old);
+                }
                 s.state = SessionState::InProgress;
                 s.preauth = conn_preauth;
             }
@@ -147,6 +157,10 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             }
         }
         let result = self.run_auth(sh, req.security_buffer, req.security_mode, dialect, out);
+        if !matches!(&result, Ok(r) if r.status == NtStatus::MORE_PROCESSING_REQUIRED) {
+            // The exchange is over, one way or the other: its NTLM state goes.
+            self.end_auth(sh);
+        }
         match result {
             Ok(r) => {
                 if r.status == NtStatus::SUCCESS && req.previous_session_id != 0 {
@@ -278,8 +292,11 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
                 self.policy.fill_random(&mut challenge);
                 let now = self.now;
                 let s = self.sessions.get_mut(sh).ok_or(NtStatus::INTERNAL_ERROR)?;
-                let n = s
-                    .ntlm
+                let ntlm = s
+                    .auth
+                    .and_then(|a| self.auths.get_mut(a))
+                    .ok_or(NtStatus::INVALID_PARAMETER)?;
+                let n = ntlm
                     .challenge(ntlm_msg, &id, challenge, now, &mut ntlm_out)
                     .map_err(auth_status)?;
                 let len = if wrapped {
@@ -337,7 +354,11 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             found: Cell::new(false),
         };
         let s = self.sessions.get_mut(sh).ok_or(NtStatus::INTERNAL_ERROR)?;
-        let res = s.ntlm.authenticate(ntlm_msg, &lookup);
+        let ntlm = s
+            .auth
+            .and_then(|a| self.auths.get_mut(a))
+            .ok_or(NtStatus::INVALID_PARAMETER)?;
+        let res = ntlm.authenticate(ntlm_msg, &lookup);
         let guest_ok = matches!(
             self.cfg.map_to_guest,
             crate::policy::MapToGuest::BadPassword
@@ -366,14 +387,14 @@ impl<V: Vfs, P: Policy> Server<'_, V, P> {
             let mt_len = s.spnego.mech_types_len;
             let mt = s.spnego.mech_types;
             if let Some(mic) = client_mic {
-                if !s.ntlm.verify_mech_list_mic(&mt[..mt_len], mic) {
+                if !ntlm.verify_mech_list_mic(&mt[..mt_len], mic) {
                     return Err(NtStatus::LOGON_FAILURE);
                 }
             }
             // A client that sends no mechListMIC gets none (Samba refuses an unasked one).
             let _ = mic_needed;
             if client_mic.is_some() {
-                server_mic = Some(s.ntlm.mech_list_mic(&mt[..mt_len]).map_err(auth_status)?);
+                server_mic = Some(ntlm.mech_list_mic(&mt[..mt_len]).map_err(auth_status)?);
             }
         }
         let len = if wrapped {
