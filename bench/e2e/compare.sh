@@ -11,8 +11,10 @@
 #   server CPU      utime+stime seconds per GiB moved, of every serving process (Samba's
 #                   per-connection children included)               (bar: smbed <= 0.5x Samba)
 #   metadata        create+close of NFILES files, listing the NFILES-file directory, stat
-#                   (smbclient allinfo) of NSTAT files, open+close rate of smbtorture's
-#                   smb2.bench.path-contention-shared               (bar: smbed >= 2x Samba)
+#                   of NSTAT files serially (one smbclient, allinfo) and in parallel
+#                   (smbload: LOAD_CONNS connections x LOAD_DEPTH compounds in flight),
+#                   open+close rate of smbtorture's smb2.bench.path-contention-shared
+#                                                                   (bar: smbed >= 2x Samba)
 #   memory          RSS and PSS (smaps_rollup) summed over the server's processes, idle and
 #                   with NSESS idle sessions (smbclient, session + tree connect)
 #                                                  (bar: smbed PSS <= 0.05x Samba's and
@@ -26,14 +28,20 @@
 #
 # Environment (all optional):
 #   SMBED=path            the smbed binary ($CARGO_TARGET_DIR or <repo>/target, release/smbed)
+#   SMBLOAD=path          the smbload binary (same place, release/smbload); built with
+#                         "cargo build --release -p smbed-bench --bin smbload" when missing
 #   QUICK=1               SIZE_MB=128 NFILES=2000 NSTAT=1000 LS_REPS=20 TORTURE_SECS=2
+#                         LOAD_SECS=2
 #   SIZE_MB=1024          size of the transferred file
 #   RUNS=3                timed transfers per (server, mode, direction); the median is shown
 #   NFILES=10000          files created (and listed) in the metadata test
-#   NSTAT=2000            files stat'ed (allinfo) in the metadata test
+#   NSTAT=2000            files stat'ed (allinfo, smbload) in the metadata test (<= NFILES)
 #   LS_REPS=10            listings of the NFILES directory per timed session
 #   NSESS=50              idle sessions for the memory test
 #   META_RUNS=3           metadata runs (each in a fresh directory); the median is shown
+#   LOAD_CONNS=4          smbload connections (one thread each) for the parallel stat row
+#   LOAD_DEPTH=2          smbload compounds in flight per connection
+#   LOAD_SECS=5           smbload run time per (server, metadata run)
 #   TORTURE_SECS=5        run time of smbtorture smb2.bench.path-contention-shared
 #   TORTURE_RUNS=3        its runs; the median is shown
 #   TORTURE_NPROCS=4      its connections (torture:nprocs); TORTURE_QDEPTH=4 its queue depth
@@ -47,6 +55,9 @@
 #                         hold_sessions.py process; needs smbprotocol: pip install
 #                         smbprotocol), smbclient (one smbclient per session), auto = python
 #                         when "$PYTHON -c 'import smbprotocol'" works (PYTHON=python3)
+#   TCP_CC=cubic          TCP congestion control of the private network namespace the whole
+#                         run happens in (see "Network" below); TCP_CC=host: no namespace,
+#                         the host's setting
 #   OUT=file              also write the report (table + machine info) to this file
 #   KEEP=1                keep the temp dir (logs, configs) after the run
 #   STRICT=1              exit 1 when any bar fails (default: exit 0 once the run completed)
@@ -73,7 +84,17 @@
 #   - Metadata: one smbclient session per test reading a generated command file (put of an
 #     empty file = create+close; ls; allinfo); the wall time of an empty session (connect,
 #     session setup, tree connect; median of 3) is subtracted. META_RUNS runs, each in a fresh
-#     directory, median shown.
+#     directory, median shown. The serial stat row is bound by smbclient's round trips (one
+#     request at a time, several per allinfo), not by the server.
+#   - Parallel stat: bench/src/bin/smbload.rs, a load generator on the project's own client
+#     codec (smb-testkit's TcpClient), run right after the allinfo test of the same run on the
+#     same files (f0 .. f(NSTAT-1) of that run's directory, created by the create test):
+#     LOAD_CONNS connections, each its own client GUID, SMB 3.1.1 session (unsigned) and tree
+#     connect, each keeping LOAD_DEPTH compounds of CREATE (read attributes, open existing) +
+#     QUERY_INFO FileAllInformation + CLOSE in flight for LOAD_SECS seconds (timed from when
+#     every connection is up). files/s = completed compounds / s; any failed compound is an
+#     anomaly. The client uses a fraction of one CPU; on a small machine it still competes
+#     with the servers (Samba's per-connection smbd processes can use every CPU, smbed one).
 #   - Memory: NSESS sessions (connection + session setup + tree connect), idle: held by one
 #     Python smbprotocol process (HOLDER=python), else by NSESS smbclient processes idle on
 #     open FIFOs (those map Samba's own shared libraries and so lower Samba's PSS a little:
@@ -95,6 +116,7 @@ if [[ $QUICK == 1 ]]; then
     RUNS=${RUNS:-3}
     TORTURE_SECS=${TORTURE_SECS:-2}
     LS_REPS=${LS_REPS:-20}
+    LOAD_SECS=${LOAD_SECS:-2}
 else
     SIZE_MB=${SIZE_MB:-1024}
     NFILES=${NFILES:-10000}
@@ -102,6 +124,7 @@ else
     RUNS=${RUNS:-3}
     TORTURE_SECS=${TORTURE_SECS:-5}
     LS_REPS=${LS_REPS:-10}
+    LOAD_SECS=${LOAD_SECS:-5}
 fi
 NSESS=${NSESS:-50}
 META_RUNS=${META_RUNS:-3}
@@ -110,6 +133,9 @@ TORTURE_NPROCS=${TORTURE_NPROCS:-4}
 TORTURE_QDEPTH=${TORTURE_QDEPTH:-4}
 PHASES=${PHASES:-mem xfer meta torture}
 SMBED=${SMBED:-${CARGO_TARGET_DIR:-$REPO/target}/release/smbed}
+SMBLOAD=${SMBLOAD:-${CARGO_TARGET_DIR:-$REPO/target}/release/smbload}
+LOAD_CONNS=${LOAD_CONNS:-4}
+LOAD_DEPTH=${LOAD_DEPTH:-2}
 PYTHON=${PYTHON:-python3}
 HOLDER=${HOLDER:-auto}
 if [[ $HOLDER == auto ]]; then
@@ -124,10 +150,42 @@ die() { echo "compare.sh: $*" >&2; exit 2; }
 note() { echo "# $*" >&2; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root (Samba's smbd needs it)"
+
+# Network: both servers and every client run in a private network namespace (its own
+# loopback) whose TCP congestion control is TCP_CC, cubic by default: the Linux default, what
+# Debian and Raspberry Pi OS ship, so what a NAS runs. The host's own setting may differ (this
+# development VM uses bbr). Why it matters on loopback: BBR paces, and without the fq qdisc
+# TCP paces by re-arming a high-resolution timer as it sends; in a VM every arm is a trap to
+# the hypervisor. A server that sends 1 MiB READs in 64 KiB splice pieces (smbed's sendfile)
+# pays ~0.4 s of that per GiB, one that copies through writev (Samba) much less, so the
+# comparison would measure the hypervisor's timer, not the servers. TCP_CC=host keeps the
+# host's namespace and setting (the report says which was used).
+TCP_CC=${TCP_CC:-cubic}
+if [[ $TCP_CC != host && -z ${COMPARE_NETNS:-} ]]; then
+    command -v unshare >/dev/null || die "unshare not found (util-linux); or run with TCP_CC=host"
+    COMPARE_HOST_CC=$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo unknown)
+    export COMPARE_NETNS=1 COMPARE_HOST_CC
+    exec unshare --net -- bash "${BASH_SOURCE[0]}" "$@"
+fi
+if [[ -n ${COMPARE_NETNS:-} ]]; then
+    command -v ip >/dev/null || die "ip not found (apt-get install iproute2); or run with TCP_CC=host"
+    ip link set lo up || die "cannot bring up lo in the private network namespace"
+    sysctl -qw net.ipv4.tcp_congestion_control="$TCP_CC" ||
+        die "cannot use TCP congestion control '$TCP_CC' (available: $(sysctl -n net.ipv4.tcp_available_congestion_control))"
+    NET_DESC="private network namespace (loopback), TCP congestion control $TCP_CC (host setting: ${COMPARE_HOST_CC:-unknown})"
+else
+    NET_DESC="host network namespace (loopback), TCP congestion control $(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo unknown) (TCP_CC=host)"
+fi
 for t in smbd smbclient smbpasswd testparm ss awk; do
     command -v "$t" >/dev/null || die "$t not found (apt-get install samba smbclient)"
 done
 [[ -x $SMBED ]] || die "smbed binary '$SMBED' not found; build it (cargo build --release -p smbed) or set SMBED"
+if [[ " $PHASES " == *" meta "* && ! -x $SMBLOAD ]]; then
+    note "smbload binary '$SMBLOAD' not found: building it (cargo build --release -p smbed-bench --bin smbload)"
+    (cd "$REPO" && cargo build --release -p smbed-bench --bin smbload) >&2 ||
+        die "building smbload failed; build it (cargo build --release -p smbed-bench --bin smbload) or set SMBLOAD"
+    [[ -x $SMBLOAD ]] || die "smbload binary '$SMBLOAD' not found after the build; set SMBLOAD"
+fi
 
 WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/smbed-e2e.XXXXXX") || die "mktemp failed"
 chmod 0755 "$WORK"
@@ -675,10 +733,33 @@ meta_session() {
 # rate COUNT WALL BASE: COUNT / (WALL - BASE)
 rate() { awk -v n="$1" -v t="$2" -v b="$3" 'BEGIN { if (t - b > 0) printf "%.0f\n", n / (t - b); else print "nan" }'; }
 
+# load_stat SERVER RUN DIR NFILES: smbload stat over DIR/f0 .. f(NFILES-1) of the server's
+# share, LOAD_CONNS connections x LOAD_DEPTH compounds in flight for LOAD_SECS s; sets
+# LOAD_RATE to the files/s it reports, or records an anomaly and returns 1. (Not run in $(...):
+# the anomaly must reach this shell's ANOMALIES.)
+LOAD_RATE=
+load_stat() {
+    local srv=$1 r=$2 dir=$3 n=$4 out rc line
+    LOAD_RATE=
+    out=$LOGS/meta.$srv.load.$r.log
+    timeout -k 5 $((${LOAD_SECS%.*} + 90)) "$SMBLOAD" --port "$(port_of "$srv")" --user "$BENCH_USER" \
+        --password "$BENCH_PASS" --share share --op stat --dir "$dir" --files "$n" \
+        --conns "$LOAD_CONNS" --depth "$LOAD_DEPTH" --secs "$LOAD_SECS" >"$out" 2>&1
+    rc=$?
+    line=$(grep '^ops=' "$out" | tail -1)
+    if [[ $rc != 0 || -z $line || $line != *" errors=0 "* ]]; then
+        anomaly "$srv: smbload stat run $r failed (rc=$rc): $(grep -v '^ops=' "$out" | head -3 | tr '\n' ' ')${line:+ [$line]}"
+        return 1
+    fi
+    LOAD_RATE=$(sed -n 's/.* ops_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+    [[ -n $LOAD_RATE ]] || { anomaly "$srv: smbload stat run $r: no rate in '$line'"; return 1; }
+}
+
 phase_meta() {
     local srv i r sd base t n d
     local empty=$WORK/empty
-    local -A CR=() LS=() ST=()
+    local -A CR=() LS=() ST=() PL=()
+    local nload=$((NSTAT < NFILES ? NSTAT : NFILES))
     : >"$empty"
     for ((r = 1; r <= META_RUNS; r++)); do
         d=m$r
@@ -718,7 +799,9 @@ phase_meta() {
             n=$(grep -c '^create_time:' "$LOGS/meta.$srv.stat.$r.log")
             ((n == NSTAT)) || anomaly "$srv: allinfo run $r answered $n of $NSTAT files"
             ST[$srv]+="$(rate "$NSTAT" "$t" "$base") "
-            note "metadata $srv run $r: create $(awk '{ print $NF }' <<<"${CR[$srv]}")/s, list $(awk '{ print $NF }' <<<"${LS[$srv]}") entries/s, allinfo $(awk '{ print $NF }' <<<"${ST[$srv]}")/s"
+
+            if load_stat "$srv" "$r" "$d" "$nload"; then PL[$srv]+="$LOAD_RATE "; else LOAD_RATE=failed; fi
+            note "metadata $srv run $r: create $(awk '{ print $NF }' <<<"${CR[$srv]}")/s, list $(awk '{ print $NF }' <<<"${LS[$srv]}") entries/s, allinfo $(awk '{ print $NF }' <<<"${ST[$srv]}")/s, smbload stat $LOAD_RATE/s"
             alive "$srv" || anomaly "$srv died during the metadata test"
         done
     done
@@ -726,9 +809,11 @@ phase_meta() {
         R[create.$srv]=$(tr ' ' '\n' <<<"${CR[$srv]:-}" | grep . | median)
         R[list.$srv]=$(tr ' ' '\n' <<<"${LS[$srv]:-}" | grep . | median)
         R[stat.$srv]=$(tr ' ' '\n' <<<"${ST[$srv]:-}" | grep . | median)
+        R[pstat.$srv]=$(tr ' ' '\n' <<<"${PL[$srv]:-}" | grep . | median)
         R[create_all.$srv]=${CR[$srv]:-}
         R[list_all.$srv]=${LS[$srv]:-}
         R[stat_all.$srv]=${ST[$srv]:-}
+        R[pstat_all.$srv]=${PL[$srv]:-}
     done
 }
 
@@ -821,7 +906,9 @@ report() {
     if [[ " $PHASES " == *" meta "* ]]; then
         row "create+close, files/s ($NFILES files, median of $META_RUNS)" "${R[create.samba]:-nan}" "${R[create.smbed]:-nan}" ge 2 0
         row "list ${NFILES}-file dir ($LS_REPS times), entries/s, median of $META_RUNS" "${R[list.samba]:-nan}" "${R[list.smbed]:-nan}" ge 2 0
-        row "stat (smbclient allinfo), files/s ($NSTAT files, median of $META_RUNS)" "${R[stat.samba]:-nan}" "${R[stat.smbed]:-nan}" ge 2 0
+        row "stat, serial (one smbclient, allinfo), files/s ($NSTAT files, median of $META_RUNS)" "${R[stat.samba]:-nan}" "${R[stat.smbed]:-nan}" ge 2 0
+        row "stat, parallel (smbload, $LOAD_CONNS conns x depth $LOAD_DEPTH, ${LOAD_SECS} s), files/s ($((NSTAT < NFILES ? NSTAT : NFILES)) files, median of $META_RUNS)" \
+            "${R[pstat.samba]:-nan}" "${R[pstat.smbed]:-nan}" ge 2 0
     fi
     if [[ " $PHASES " == *" torture "* ]]; then
         row "open+close/s, smbtorture smb2.bench.path-contention-shared (${TORTURE_NPROCS} conns, qdepth ${TORTURE_QDEPTH}, median of $TORTURE_RUNS)" \
@@ -850,6 +937,7 @@ report() {
     echo
     echo "Bars: $N_PASS PASS, $N_FAIL FAIL."
     echo
+    echo "Network: $NET_DESC"
     echo "Machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "Samba: $(smbd --version) (smbd), client $(smbclient --version)"
     echo "smbed: git HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown) ($(TZ=UTC git -C "$REPO" log -1 --format='committed %cd UTC' --date=format-local:'%Y-%m-%d %H:%M' 2>/dev/null || true)), binary $SMBED ($(date -u -r "$SMBED" '+built %Y-%m-%d %H:%M UTC'))"
@@ -858,7 +946,7 @@ report() {
     if ((ct > $(stat -c %Y "$SMBED"))); then
         echo "WARNING: the smbed binary is older than the HEAD commit: it may not be HEAD's code (rebuild: cargo build --release -p smbed)"
     fi
-    echo "Run: SIZE_MB=$SIZE_MB RUNS=$RUNS (median) NFILES=$NFILES NSTAT=$NSTAT LS_REPS=$LS_REPS NSESS=$NSESS TORTURE_SECS=$TORTURE_SECS;" \
+    echo "Run: SIZE_MB=$SIZE_MB RUNS=$RUNS (median) NFILES=$NFILES NSTAT=$NSTAT LS_REPS=$LS_REPS NSESS=$NSESS TORTURE_SECS=$TORTURE_SECS LOAD_CONNS=$LOAD_CONNS LOAD_DEPTH=$LOAD_DEPTH LOAD_SECS=$LOAD_SECS;" \
         "shares on $(df --output=fstype "$WORK" | tail -1 | tr -d ' ') ($WORK), put source on $(df --output=fstype "$SRC_DIR" | tail -1 | tr -d ' ')"
     if [[ -n ${SAMBA_EXTRA_GLOBAL:-}${SAMBA_EXTRA_SHARE:-} ]]; then
         echo "Samba configuration changed from stock: global [$(tr '\n' ';' <<<"${SAMBA_EXTRA_GLOBAL:-}")] share [$(tr '\n' ';' <<<"${SAMBA_EXTRA_SHARE:-}")]"
@@ -896,7 +984,8 @@ report() {
     fi
     if [[ " $PHASES " == *" meta "* ]]; then
         echo "Metadata: session setup time subtracted from every run: Samba ${R[meta_base.samba]:-nan} s, smbed ${R[meta_base.smbed]:-nan} s." \
-            "All runs (Samba | smbed): create ${R[create_all.samba]:-}| ${R[create_all.smbed]:-}; list ${R[list_all.samba]:-}| ${R[list_all.smbed]:-}; allinfo ${R[stat_all.samba]:-}| ${R[stat_all.smbed]:-}"
+            "All runs (Samba | smbed): create ${R[create_all.samba]:-}| ${R[create_all.smbed]:-}; list ${R[list_all.samba]:-}| ${R[list_all.smbed]:-}; allinfo ${R[stat_all.samba]:-}| ${R[stat_all.smbed]:-}; smbload stat ${R[pstat_all.samba]:-}| ${R[pstat_all.smbed]:-}"
+        echo "Parallel stat: $SMBLOAD ($(date -u -r "$SMBLOAD" '+built %Y-%m-%d %H:%M UTC' 2>/dev/null)), CREATE+QUERY_INFO(FileAllInformation)+CLOSE compounds, $LOAD_CONNS connections x $LOAD_DEPTH in flight, unsigned SMB 3.1.1."
     fi
     if [[ " $PHASES " == *" torture "* ]]; then
         echo "smbtorture runs (Samba | smbed): ${R[torture_all.samba]:-}| ${R[torture_all.smbed]:-}"

@@ -11,7 +11,7 @@ use smb_wire::ids::dialect;
 use smb_wire::negotiate::{capabilities, context_type, security_mode};
 use smb_wire::{FileId, NtStatus, HEADER_LEN};
 
-use crate::ntlm::{self, NtlmClient, OID_NTLMSSP};
+use crate::ntlm::{self, NtlmClient, NtlmSecurity, OID_NTLMSSP};
 use crate::server::TestServer;
 
 fn put16(b: &mut [u8], o: usize, v: u16) {
@@ -28,6 +28,13 @@ fn get16(b: &[u8], o: usize) -> u16 {
 }
 fn get32(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+/// Checked little-endian reads, for answers from servers that are not under test.
+pub(crate) fn le16(b: &[u8], o: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
+}
+pub(crate) fn le32(b: &[u8], o: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
 }
 fn get64(b: &[u8], o: usize) -> u64 {
     let mut a = [0u8; 8];
@@ -152,6 +159,17 @@ impl Req {
     pub fn signed(mut self, on: bool) -> Self {
         self.sign = Some(on);
         self
+    }
+
+    /// The CreditCharge this request carries on a connection of `dialect` (0 before
+    /// NEGOTIATE): its own if set, else 1 before NEGOTIATE, 0 on 2.0.2 and after that what its
+    /// payload costs ([MS-SMB2] 3.2.4.1.5).
+    pub fn charge_on(&self, dialect: u16) -> u16 {
+        self.credit_charge.unwrap_or(match dialect {
+            0 => 1,
+            dialect::SMB2_02 => 0,
+            _ => credits_for(self.payload),
+        })
     }
 
     /// NEGOTIATE ([MS-SMB2] 2.2.3) with 3.1.1 contexts when given.
@@ -570,6 +588,19 @@ impl Msg {
         })
     }
 
+    /// `len` bytes at `off` from the start of the header, or an error naming `what`.
+    pub(crate) fn field(&self, off: usize, len: usize, what: &str) -> Result<&[u8], String> {
+        off.checked_add(len)
+            .and_then(|end| self.bytes.get(off..end))
+            .ok_or_else(|| {
+                format!(
+                    "{:?} response: {what} ({off}+{len}) beyond the {}-byte message",
+                    self.command(),
+                    self.bytes.len()
+                )
+            })
+    }
+
     /// Panics with the command and status unless the status is `st`.
     #[track_caller]
     pub fn expect(&self, st: NtStatus) -> &Self {
@@ -828,6 +859,313 @@ impl LoginOpts {
     }
 }
 
+// What TestClient and TcpClient share: request headers and signing, the NEGOTIATE answer and
+// the SPNEGO/NTLM logon. Each client adds only its transport and how it reports a failure.
+
+/// What [`encode_chain`] fills into the request headers: the client's state.
+pub(crate) struct Headers<'a> {
+    pub dialect: u16,
+    pub credit_request: u16,
+    pub session_id: u64,
+    pub tree_id: u32,
+    /// Sign the requests of a session (but NEGOTIATE and SESSION_SETUP) unless one says
+    /// otherwise.
+    pub sign: bool,
+    /// The next MessageId, advanced by every request that has no own one.
+    pub next_mid: &'a mut u64,
+    /// Credits granted minus charged, charged for every request.
+    pub credits: &'a mut i64,
+}
+
+/// [`Headers`] from a client's public fields of the same names (both clients have them).
+macro_rules! chain_headers {
+    ($c:expr) => {
+        $crate::client::Headers {
+            dialect: $c.dialect,
+            credit_request: $c.credit_request,
+            session_id: $c.session_id,
+            tree_id: $c.tree_id,
+            sign: $c.sign && $c.signer.is_some(),
+            next_mid: &mut $c.next_mid,
+            credits: &mut $c.credits,
+        }
+    };
+}
+pub(crate) use chain_headers;
+
+/// Encodes `reqs` as one message (a compound chain when more than one): fills the headers
+/// (MessageIds, charges, SIGNED flags) from `h`, pads every element but the last to 8 bytes
+/// and sets NextCommand. Returns the message and where each element starts; signing is
+/// [`sign_chain`]'s.
+pub(crate) fn encode_chain(reqs: &[Req], h: Headers<'_>) -> (Vec<u8>, Vec<usize>) {
+    let mut frame = Vec::with_capacity(reqs.iter().map(|r| 72 + r.body.len()).sum());
+    let mut starts = Vec::with_capacity(reqs.len());
+    for (i, r) in reqs.iter().enumerate() {
+        let start = frame.len();
+        starts.push(start);
+        let mut hdr = [0u8; HEADER_LEN];
+        hdr[..4].copy_from_slice(&PROTOCOL_ID);
+        put16(&mut hdr, 4, 64);
+        let charge = r.charge_on(h.dialect);
+        put16(&mut hdr, 6, charge);
+        put16(&mut hdr, 12, r.command.0);
+        put16(&mut hdr, 14, r.credit_request.unwrap_or(h.credit_request));
+        let mid = r.message_id.unwrap_or_else(|| {
+            let m = *h.next_mid;
+            *h.next_mid += u64::from(charge.max(1));
+            m
+        });
+        *h.credits -= i64::from(charge.max(1));
+        put64(&mut hdr, 24, mid);
+        let sid = r.session_id.unwrap_or(h.session_id);
+        put32(&mut hdr, 36, r.tree_id.unwrap_or(h.tree_id));
+        put64(&mut hdr, 40, sid);
+        let sign = r.sign.unwrap_or(
+            h.sign
+                && sid != 0
+                && r.command != Command::NEGOTIATE
+                && r.command != Command::SESSION_SETUP,
+        );
+        let mut f = r.flags;
+        if sign {
+            f |= flags::SIGNED;
+        }
+        put32(&mut hdr, 16, f);
+        frame.extend_from_slice(&hdr);
+        frame.extend_from_slice(&r.body);
+        if i + 1 < reqs.len() {
+            frame.resize(start + align8(frame.len() - start), 0);
+            let len = frame.len() - start;
+            put32(&mut frame[start..], 20, len as u32);
+        }
+    }
+    (frame, starts)
+}
+
+/// Signs every element of `frame` (starting at `starts`) flagged SIGNED, over its bytes up to
+/// the next one; with no `signer` its signature becomes 16 `placeholder` bytes. Elements a
+/// corrupted frame no longer holds whole are skipped.
+pub(crate) fn sign_chain(
+    frame: &mut [u8],
+    starts: &[usize],
+    signer: Option<&Signer>,
+    placeholder: u8,
+) {
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(frame.len());
+        if end > frame.len() || start + HEADER_LEN > end {
+            continue;
+        }
+        if get32(frame, start + 16) & flags::SIGNED != 0 {
+            match signer {
+                Some(s) => s.sign(&mut frame[start..end]),
+                None => frame[start + 48..start + 64].fill(placeholder),
+            }
+        }
+    }
+}
+
+/// What a successful NEGOTIATE response tells the client ([MS-SMB2] 3.2.5.2).
+#[derive(Debug)]
+pub(crate) struct Negotiated {
+    pub security_mode: u16,
+    pub dialect: u16,
+    pub max_read: u32,
+    pub max_write: u32,
+    /// HMAC-SHA256 on 2.x, AES-CMAC on 3.x unless a 3.1.1 SIGNING_CAPABILITIES says otherwise.
+    pub signing_algo: SigningAlgo,
+    /// The cipher of a 3.1.1 ENCRYPTION_CAPABILITIES context, if there is one (`Some(None)`:
+    /// one the client does not know).
+    pub cipher: Option<Option<Cipher>>,
+    /// 3.1.1: the connection's preauth hash over the request and this response.
+    pub preauth: Option<PreauthHash>,
+}
+
+impl Negotiated {
+    /// Reads the successful NEGOTIATE response `m` to `request` (the message as sent).
+    /// Errors describe what is malformed.
+    pub(crate) fn parse(request: &[u8], m: &Msg) -> Result<Self, String> {
+        let b = m.field(HEADER_LEN, 64, "NEGOTIATE response body")?;
+        let dialect = get16(b, 4);
+        let mut n = Self {
+            security_mode: get16(b, 2),
+            dialect,
+            max_read: get32(b, 32),
+            max_write: get32(b, 36),
+            signing_algo: match dialect {
+                dialect::SMB2_02 | dialect::SMB2_10 => SigningAlgo::HmacSha256,
+                _ => SigningAlgo::AesCmac,
+            },
+            cipher: None,
+            preauth: None,
+        };
+        if dialect != dialect::SMB3_11 {
+            return Ok(n);
+        }
+        let mut preauth = PreauthHash::new();
+        preauth.update(request);
+        preauth.update(&m.bytes);
+        n.preauth = Some(preauth);
+        let mut off = get32(b, 60) as usize;
+        for _ in 0..get16(b, 6) {
+            off = align8(off);
+            let h = m.field(off, 8, "negotiate context header")?;
+            let len = usize::from(get16(h, 2));
+            let data = m.field(off + 8, len, "negotiate context")?;
+            match get16(h, 0) {
+                context_type::SIGNING_CAPABILITIES => {
+                    let id = le16(data, 2).ok_or("short signing context")?;
+                    n.signing_algo = SigningAlgo::from_id(id)
+                        .ok_or_else(|| format!("unknown signing algorithm {id}"))?;
+                }
+                context_type::ENCRYPTION_CAPABILITIES => {
+                    let id = le16(data, 2).ok_or("short encryption context")?;
+                    n.cipher = Some(Cipher::from_id(id));
+                }
+                _ => {}
+            }
+            off += 8 + len;
+        }
+        Ok(n)
+    }
+}
+
+/// A logon as [`LoginOpts`] asks, apart from the transport: the two SESSION_SETUP requests,
+/// the checks of the server's answers and the new session's signer. The caller sends the
+/// requests and adds them and the first response to [`preauth`](Self::preauth).
+pub(crate) struct Logon<'a> {
+    opts: &'a LoginOpts,
+    /// The SPNEGO MechTypeList (what the mechListMIC covers).
+    mech_types: Vec<u8>,
+    /// The NTLM NEGOTIATE_MESSAGE (the AUTHENTICATE_MESSAGE's MIC covers it).
+    negotiate: Vec<u8>,
+    /// The session's preauth hash (3.1.1): the connection's, then the logon's messages.
+    pub preauth: PreauthHash,
+    /// The NTLM session key, once the AUTHENTICATE_MESSAGE is built.
+    pub session_key: [u8; 16],
+    /// NTLM session security for the mechListMIC (not for an anonymous logon).
+    security: Option<NtlmSecurity>,
+}
+
+impl<'a> Logon<'a> {
+    /// A logon on a connection whose preauth hash is `preauth`.
+    pub(crate) fn new(opts: &'a LoginOpts, preauth: PreauthHash) -> Self {
+        Self {
+            opts,
+            mech_types: ntlm::mech_type_list(&[OID_NTLMSSP]),
+            negotiate: opts.ntlm.negotiate(),
+            preauth,
+            session_key: [0; 16],
+            security: None,
+        }
+    }
+
+    fn session_setup(&self, token: &[u8], sid: u64) -> Req {
+        Req::session_setup(token, self.opts.security_mode)
+            .previous_session(self.opts.previous_session_id)
+            .sid(sid)
+    }
+
+    /// The first SESSION_SETUP: the NEGOTIATE_MESSAGE (in a NegTokenInit with SPNEGO).
+    pub(crate) fn first(&self) -> Req {
+        if self.opts.spnego {
+            let token = ntlm::neg_token_init(&self.mech_types, Some(&self.negotiate));
+            self.session_setup(&token, 0)
+        } else {
+            self.session_setup(&self.negotiate, 0)
+        }
+    }
+
+    /// The second SESSION_SETUP, on session `sid`: the AUTHENTICATE_MESSAGE answering the
+    /// CHALLENGE_MESSAGE in `sec` (the first response's security buffer), with SPNEGO in a
+    /// NegTokenResp with the mechListMIC when asked for.
+    pub(crate) fn second(&mut self, sec: &[u8], sid: u64) -> Result<Req, String> {
+        let spnego;
+        let challenge = if self.opts.spnego {
+            spnego = ntlm::parse_neg_resp(sec).map_err(|e| format!("server NegTokenResp: {e}"))?;
+            if spnego.state != Some(1) {
+                return Err(format!(
+                    "server NegTokenResp state {:?}, not accept-incomplete",
+                    spnego.state
+                ));
+            }
+            spnego
+                .token
+                .as_deref()
+                .ok_or("server NegTokenResp without an NTLM challenge")?
+        } else {
+            sec
+        };
+        let done = self
+            .opts
+            .ntlm
+            .authenticate(&self.negotiate, challenge)
+            .map_err(|e| format!("server CHALLENGE_MESSAGE: {e}"))?;
+        self.session_key = done.session_key;
+        self.security = (!self.opts.ntlm.anonymous).then(|| done.security());
+        if !self.opts.spnego {
+            return Ok(self.session_setup(&done.msg, sid));
+        }
+        let mic = match (&mut self.security, self.opts.mech_list_mic) {
+            (Some(s), true) => Some(s.sign(&self.mech_types)),
+            _ => None,
+        };
+        let token = ntlm::neg_token_resp(None, Some(&done.msg), mic.as_ref().map(|m| &m[..]));
+        Ok(self.session_setup(&token, sid))
+    }
+
+    /// The new session's signer ([MS-SMB2] 3.2.5.3.1) on a connection of `dialect`.
+    pub(crate) fn signer(&self, dialect: u16, algo: SigningAlgo, cipher: Option<Cipher>) -> Signer {
+        let keys = derive_keys(dialect, &self.session_key, &self.preauth.value, cipher);
+        Signer::new(algo, &keys.signing)
+    }
+
+    /// Checks `sec`, the final response's security buffer: with SPNEGO an accept-completed
+    /// NegTokenResp whose mechListMIC (when the client sent one) verifies. Without one the
+    /// logon fails if `require_mic`, else passes.
+    pub(crate) fn finish(&mut self, sec: &[u8], require_mic: bool) -> Result<(), String> {
+        if !self.opts.spnego {
+            return Ok(());
+        }
+        let r = ntlm::parse_neg_resp(sec).map_err(|e| format!("final NegTokenResp: {e}"))?;
+        if r.state != Some(0) {
+            return Err(format!(
+                "final NegTokenResp state {:?}, not accept-completed",
+                r.state
+            ));
+        }
+        let (Some(s), true) = (&mut self.security, self.opts.mech_list_mic) else {
+            return Ok(());
+        };
+        match r.mic {
+            Some(mic) if s.verify_server(&self.mech_types, &mic) => Ok(()),
+            Some(_) => Err("server mechListMIC does not verify".into()),
+            None if require_mic => Err("server sent no mechListMIC".into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Checks the final SESSION_SETUP response `m` of a user logon with the new session's
+/// `signer` (recording the result in [`Msg::sig_ok`]): it must verify if signed, and 3.1.1
+/// must sign it.
+pub(crate) fn check_final_signature(
+    m: &mut Msg,
+    signer: &Signer,
+    dialect: u16,
+) -> Result<(), &'static str> {
+    if m.is_signed() {
+        let ok = signer.verify(&mut m.bytes);
+        m.sig_ok = Some(ok);
+        if !ok {
+            return Err("bad signature on the final SESSION_SETUP response");
+        }
+    } else if dialect == dialect::SMB3_11 {
+        return Err("final SMB 3.1.1 SESSION_SETUP response is not signed");
+    }
+    Ok(())
+}
+
 /// A hook that corrupts outgoing frames (see [`TestClient::tamper`]).
 pub type Tamper = Box<dyn FnMut(&mut Vec<u8>)>;
 
@@ -928,78 +1266,15 @@ impl TestClient {
         c
     }
 
-    /// Whether `cmd` is charged by payload.
-    fn multi_credit(&self) -> bool {
-        self.dialect != 0 && self.dialect != dialect::SMB2_02
-    }
-
     /// Encodes `reqs` as one frame (a compound chain when more than one): fills the headers,
-    /// pads every element but the last to 8 bytes, sets NextCommand and signs.
+    /// pads every element but the last to 8 bytes, sets NextCommand and signs (a SIGNED
+    /// element with no session key gets a 0xee signature).
     pub fn build(&mut self, reqs: &[Req]) -> Vec<u8> {
-        let mut frame = Vec::new();
-        let mut starts = Vec::new();
-        for (i, r) in reqs.iter().enumerate() {
-            let start = frame.len();
-            starts.push(start);
-            let mut h = [0u8; HEADER_LEN];
-            h[..4].copy_from_slice(&PROTOCOL_ID);
-            put16(&mut h, 4, 64);
-            let charge = r.credit_charge.unwrap_or(if self.multi_credit() {
-                credits_for(r.payload)
-            } else if self.dialect == dialect::SMB2_02 {
-                0
-            } else {
-                1
-            });
-            put16(&mut h, 6, charge);
-            put16(&mut h, 12, r.command.0);
-            put16(&mut h, 14, r.credit_request.unwrap_or(self.credit_request));
-            let mid = r.message_id.unwrap_or_else(|| {
-                let m = self.next_mid;
-                self.next_mid += u64::from(charge.max(1));
-                m
-            });
-            self.credits -= i64::from(charge.max(1));
-            put64(&mut h, 24, mid);
-            let sid = r.session_id.unwrap_or(self.session_id);
-            put32(&mut h, 36, r.tree_id.unwrap_or(self.tree_id));
-            put64(&mut h, 40, sid);
-            let sign = r.sign.unwrap_or(
-                self.sign
-                    && self.signer.is_some()
-                    && sid != 0
-                    && r.command != Command::NEGOTIATE
-                    && r.command != Command::SESSION_SETUP,
-            );
-            let mut f = r.flags;
-            if sign {
-                f |= flags::SIGNED;
-            }
-            put32(&mut h, 16, f);
-            frame.extend_from_slice(&h);
-            frame.extend_from_slice(&r.body);
-            if i + 1 < reqs.len() {
-                frame.resize(start + align8(frame.len() - start), 0);
-                let len = frame.len() - start;
-                put32(&mut frame[start..], 20, len as u32);
-            }
-        }
+        let (mut frame, starts) = encode_chain(reqs, chain_headers!(self));
         if let Some(t) = self.tamper.as_mut() {
             t(&mut frame);
         }
-        // Sign each element over its bytes up to the next one.
-        for (i, &start) in starts.iter().enumerate() {
-            let end = starts.get(i + 1).copied().unwrap_or(frame.len());
-            if end > frame.len() || start + HEADER_LEN > end {
-                continue;
-            }
-            if get32(&frame, start + 16) & flags::SIGNED != 0 {
-                match &self.signer {
-                    Some(s) => s.sign(&mut frame[start..end]),
-                    None => frame[start + 48..start + 64].fill(0xee),
-                }
-            }
-        }
+        sign_chain(&mut frame, &starts, self.signer.as_ref(), 0xee);
         frame
     }
 
@@ -1094,38 +1369,17 @@ impl TestClient {
         if m.status() != NtStatus::SUCCESS || m.command() != Command::NEGOTIATE {
             return Ok(m);
         }
-        let b = m.body();
-        self.server_security_mode = get16(b, 2);
-        self.dialect = get16(b, 4);
-        self.max_read = get32(b, 32);
-        self.max_write = get32(b, 36);
-        self.signing_algo = match self.dialect {
-            dialect::SMB2_02 | dialect::SMB2_10 => SigningAlgo::HmacSha256,
-            _ => SigningAlgo::AesCmac,
-        };
-        if self.dialect == dialect::SMB3_11 {
-            self.preauth = PreauthHash::new();
-            self.preauth.update(&frame);
-            self.preauth.update(&m.bytes);
-            let count = usize::from(get16(b, 6));
-            let mut off = get32(b, 60) as usize;
-            for _ in 0..count {
-                off = align8(off);
-                let t = get16(&m.bytes, off);
-                let len = usize::from(get16(&m.bytes, off + 2));
-                let data = m.slice(off + 8, len);
-                match t {
-                    context_type::SIGNING_CAPABILITIES => {
-                        self.signing_algo = SigningAlgo::from_id(get16(data, 2))
-                            .expect("server picked a known signing algorithm");
-                    }
-                    context_type::ENCRYPTION_CAPABILITIES => {
-                        self.cipher = Cipher::from_id(get16(data, 2));
-                    }
-                    _ => {}
-                }
-                off += 8 + len;
-            }
+        let n = Negotiated::parse(&frame, &m).unwrap_or_else(|e| panic!("engine bug: {e}"));
+        self.server_security_mode = n.security_mode;
+        self.dialect = n.dialect;
+        self.signing_algo = n.signing_algo;
+        self.max_read = n.max_read;
+        self.max_write = n.max_write;
+        if let Some(cipher) = n.cipher {
+            self.cipher = cipher;
+        }
+        if let Some(preauth) = n.preauth {
+            self.preauth = preauth;
         }
         Ok(m)
     }
@@ -1149,20 +1403,9 @@ impl TestClient {
     /// [`login_with`](Self::login_with), `Err` on a disconnect (or no answer, as for
     /// [`try_negotiate_with`](Self::try_negotiate_with)).
     pub fn try_login_with(&mut self, opts: &LoginOpts) -> Result<Msg, Disconnect> {
-        let mech_types = ntlm::mech_type_list(&[OID_NTLMSSP]);
-        let neg = opts.ntlm.negotiate();
-        let token = if opts.spnego {
-            ntlm::neg_token_init(&mech_types, Some(&neg))
-        } else {
-            neg.clone()
-        };
-        let is311 = self.dialect == dialect::SMB3_11;
-        let mut spre = self.preauth;
-        let req = Req::session_setup(&token, opts.security_mode)
-            .previous_session(opts.previous_session_id)
-            .sid(0);
-        let frame = self.build(&[req]);
-        spre.update(&frame);
+        let mut logon = Logon::new(opts, self.preauth);
+        let frame = self.build(&[logon.first()]);
+        logon.preauth.update(&frame);
         let Some(m) = self.send_frame(&frame)?.into_iter().next() else {
             return Err(Disconnect("no response"));
         };
@@ -1170,54 +1413,17 @@ impl TestClient {
         {
             return Ok(m);
         }
-        spre.update(&m.bytes);
+        logon.preauth.update(&m.bytes);
         let sid = m.session_id();
-        let sec = m.security_buffer().to_vec();
         // A server answer this client cannot follow: a test failure, or in lenient mode the
         // end of the logon.
-        macro_rules! follow {
-            ($e:expr, $what:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(e) if self.lenient => {
-                        let _ = e;
-                        return Ok(m);
-                    }
-                    Err(e) => panic!("{}: {}", $what, e),
-                }
-            };
-        }
-        let challenge = if opts.spnego {
-            let r = follow!(ntlm::parse_neg_resp(&sec), "server NegTokenResp");
-            follow!(
-                (r.state == Some(1))
-                    .then_some(())
-                    .ok_or("not accept-incomplete"),
-                "server NegTokenResp state"
-            );
-            follow!(r.token.ok_or("no token"), "challenge token")
-        } else {
-            sec
+        let req = match logon.second(m.security_buffer(), sid) {
+            Ok(req) => req,
+            Err(_) if self.lenient => return Ok(m),
+            Err(e) => panic!("{e}"),
         };
-        let done = follow!(
-            opts.ntlm.authenticate(&neg, &challenge),
-            "server CHALLENGE_MESSAGE"
-        );
-        let mut security = (!opts.ntlm.anonymous).then(|| done.security());
-        let token = if opts.spnego {
-            let mic = match (&mut security, opts.mech_list_mic) {
-                (Some(s), true) => Some(s.sign(&mech_types)),
-                _ => None,
-            };
-            ntlm::neg_token_resp(None, Some(&done.msg), mic.as_ref().map(|m| &m[..]))
-        } else {
-            done.msg.clone()
-        };
-        let req = Req::session_setup(&token, opts.security_mode)
-            .previous_session(opts.previous_session_id)
-            .sid(sid);
         let frame = self.build(&[req]);
-        spre.update(&frame);
+        logon.preauth.update(&frame);
         let Some(mut m) = self.send_frame(&frame)?.into_iter().next() else {
             return Err(Disconnect("no response"));
         };
@@ -1228,40 +1434,15 @@ impl TestClient {
         assert_eq!(m.session_id(), sid, "session id echoed");
         let is_user = m.session_flags() & 0x3 == 0;
         if is_user {
-            self.session_key = done.session_key;
-            let keys = derive_keys(self.dialect, &done.session_key, &spre.value, self.cipher);
-            let signer = Signer::new(self.signing_algo, &keys.signing);
-            if m.is_signed() {
-                let ok = signer.verify(&mut m.bytes);
-                m.sig_ok = Some(ok);
-                assert!(
-                    ok || self.lenient,
-                    "engine bug: final SESSION_SETUP response signature"
-                );
-            } else if is311 && !self.lenient {
-                panic!("engine bug: final 3.1.1 SESSION_SETUP response is not signed");
+            self.session_key = logon.session_key;
+            let signer = logon.signer(self.dialect, self.signing_algo, self.cipher);
+            let checked = check_final_signature(&mut m, &signer, self.dialect);
+            if let (Err(e), false) = (checked, self.lenient) {
+                panic!("engine bug: {e}");
             }
             self.signer = Some(signer);
-            if opts.spnego {
-                let r = follow!(
-                    ntlm::parse_neg_resp(m.security_buffer()),
-                    "final NegTokenResp"
-                );
-                follow!(
-                    (r.state == Some(0))
-                        .then_some(())
-                        .ok_or("not accept-completed"),
-                    "final NegTokenResp state"
-                );
-                if let (Some(s), true) = (&mut security, opts.mech_list_mic) {
-                    let mic = follow!(r.mic.ok_or("none"), "server mechListMIC");
-                    follow!(
-                        s.verify_server(&mech_types, &mic)
-                            .then_some(())
-                            .ok_or("mismatch"),
-                        "server mechListMIC"
-                    );
-                }
+            if let (Err(e), false) = (logon.finish(m.security_buffer(), true), self.lenient) {
+                panic!("{e}");
             }
         }
         Ok(m)

@@ -8,6 +8,8 @@
 //!   frame buffers.
 //! - [`TestClient`] with [`Req`]/[`Create`] builders and [`Msg`] parsing: a byte-level SMB2
 //!   client with SMB 3.1.1 preauth, SPNEGO/NTLMv2 ([`ntlm`]) and signing.
+//! - [`TcpClient`]: the same builders and parsing over a real TCP connection, for tools that
+//!   drive a running server (`bench`'s `smbload`).
 //! - [`alloc_count`]: a counting `#[global_allocator]` for the zero-allocation rule.
 //! - [`Rng`]: a seeded PRNG for fuzz-style loops.
 //!
@@ -29,12 +31,14 @@ pub mod memvfs;
 pub mod ntlm;
 pub mod policy;
 pub mod server;
+pub mod tcp;
 
 pub use alloc_count::CountingAlloc;
 pub use client::{Create, LoginOpts, Msg, NegotiateOpts, Req, TestClient};
 pub use memvfs::MemVfs;
 pub use policy::TestPolicy;
 pub use server::{TestConfig, TestServer};
+pub use tcp::TcpClient;
 
 /// The simulated clock shared by the server and the VFS (FILETIME).
 pub type Clock = std::rc::Rc<std::cell::Cell<u64>>;
