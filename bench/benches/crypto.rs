@@ -40,9 +40,10 @@ fn backends() -> Vec<Backend> {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         eprintln!(
-            "smb-crypto backends on this CPU: {:?}; default {}",
+            "smb-crypto backends on this CPU: {:?}; default {} ({})",
             b.iter().map(|b| b.name()).collect::<Vec<_>>(),
-            smb_crypto::default_backend().name()
+            smb_crypto::default_backend().name(),
+            smb_crypto::default_backend().path_name()
         );
     });
     b

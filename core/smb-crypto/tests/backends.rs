@@ -156,7 +156,7 @@ fn backend_selected_for_this_cpu() {
     let cpu = std::env::var("QEMU_CPU").unwrap_or_default();
     eprintln!(
         "QEMU_CPU={cpu:?} AT_HWCAP={hwcap:#x} AT_HWCAP2={hwcap2:#x} -> {} (detect: {})",
-        chosen.name(),
+        chosen.path_name(),
         Backend::detect().name()
     );
     let expected = match cpu.as_str() {

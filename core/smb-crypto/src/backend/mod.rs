@@ -3,7 +3,7 @@
 //! | [`Backend`]      | CPU                                  | AES / GHASH                        |
 //! |------------------|--------------------------------------|------------------------------------|
 //! | `Portable`       | any                                  | RustCrypto (`aes`, `aes-gcm`, `ccm`, `cmac`) |
-//! | `X86AesNi`       | x86_64 with AES-NI, PCLMULQDQ, SSSE3, SSE4.1 | own one-pass GCM, CCM, CMAC |
+//! | `X86AesNi`       | x86_64 with AES-NI, PCLMULQDQ, SSSE3, SSE4.1 | own one-pass GCM, CCM, CMAC; 256-bit GHASH with VPCLMULQDQ + AVX2, 256-bit GCM with VAES too |
 //! | `Armv8Crypto`    | aarch64 with AES + PMULL (Pi 5)      | RustCrypto's ARMv8 code paths      |
 //! | `Aarch64Neon`    | aarch64 without them (Pi 3, Pi 4)    | bit-sliced AES (CTR), vector-permute AES (CBC-MAC, CMAC), 8-bit `pmull` GHASH |
 //! | `Armv7Neon`      | 32-bit ARM with NEON (Cortex-A7/A15, Pi 2/3/4 on a 32-bit OS) | NEON assembly: vector-permute AES (CTR, CBC-MAC, CMAC), 8-bit `vmull.p8` GHASH |
@@ -11,7 +11,9 @@
 //! `no_std` code cannot ask the OS for the CPU's features, so the host passes them:
 //! `Backend::from_hwcap(getauxval(AT_HWCAP), getauxval(AT_HWCAP2))` (with rustix:
 //! `rustix::param::linux_hwcap()`), then [`set_default_backend`] once at start-up and log
-//! [`Backend::name`]. Without that, [`default_backend`] falls back to [`Backend::detect`].
+//! [`Backend::name`] (or [`Backend::path_name`], which adds the code path taken inside the
+//! backend, e.g. `x86-aesni-vaes-vpclmul`). Without that, [`default_backend`] falls back to
+//! [`Backend::detect`].
 //! [`Sealer::new`](crate::Sealer::new) and [`Signer::new`](crate::Signer::new) use the default;
 //! the `with_backend` constructors pick one explicitly (tests, benchmarks).
 //!
@@ -149,6 +151,20 @@ impl Backend {
             Self::Armv8Crypto => "armv8-crypto",
             Self::Aarch64Neon => "aarch64-neon",
             Self::Armv7Neon => "armv7-neon",
+        }
+    }
+
+    /// [`name`](Self::name) and, for logs, the code path the running CPU takes within the
+    /// backend: `x86-aesni-vaes-vpclmul` (256-bit VAES/VPCLMULQDQ GCM and GHASH),
+    /// `x86-aesni-vpclmul` (256-bit GHASH only) or `x86-aesni` on x86_64; the plain name for
+    /// the others. Not accepted by [`from_name`](Self::from_name): the variants are one backend
+    /// (board profiles' `aes-ni`), chosen inside it at run time.
+    #[must_use]
+    pub fn path_name(self) -> &'static str {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::X86AesNi => x86::path_name(),
+            _ => self.name(),
         }
     }
 

@@ -6,27 +6,34 @@
 //! (Karatsuba, one reduction per 8 blocks). CCM interleaves each CBC-MAC block with a CTR
 //! block; CMAC is plain serial CBC-MAC.
 //!
-//! On CPUs with VAES and VPCLMULQDQ (Ice Lake, Zen 3 and later) the GCM loop runs on 256-bit
-//! registers: two blocks per `vaesenc`, two GHASH products per `vpclmulqdq`.
+//! On CPUs with VPCLMULQDQ and AVX2 (Ice Lake, Zen 3 and later) GHASH (GMAC signing, the
+//! GHASH of GCM's AAD and tails) runs on 256-bit registers: 16 blocks per iteration in 8
+//! registers, two Karatsuba products per `vpclmulqdq` against precomputed pairs of powers of H
+//! (`H^16 .. H^1`), one reduction per iteration. With VAES as well the GCM loop runs on 256-bit
+//! registers too: two blocks per `vaesenc`, the GHASH of 16 blocks interleaved with the AES
+//! rounds. Only AVX2-width (`ymm`) instructions are used, no AVX-512 (`zmm` use can lower the
+//! clock of some CPUs, and Zen 3 / Alder Lake have VAES and VPCLMULQDQ without AVX-512).
 //!
 //! This is the only x86 module with `unsafe`: calling the `#[target_feature]` functions
 //! (sound because an [`AesNi`] can only be built after [`supported`] saw the features, and
-//! its `vaes` flag is only set after `vaes_supported` did) and unaligned loads/stores from
-//! references.
+//! its [`Wide`] keys only after [`wide_features`] saw AVX2 and VPCLMULQDQ, with the `vaes`
+//! flag only set if VAES was seen too), CPUID (an `unsafe` intrinsic in older Rust), and
+//! unaligned loads/stores from references.
 #![allow(unsafe_code)]
 
 use super::gf128::{to_int, x_inv_mul};
 use super::modes::Kernel;
 use core::arch::x86_64::{
-    __m128i, __m256i, _mm256_add_epi32, _mm256_aesenc_epi128, _mm256_aesenclast_epi128,
-    _mm256_broadcastsi128_si256, _mm256_castsi256_si128, _mm256_clmulepi64_epi128,
-    _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_set_epi32, _mm256_set_m128i,
-    _mm256_setzero_si256, _mm256_shuffle_epi32, _mm256_shuffle_epi8, _mm256_storeu_si256,
-    _mm256_xor_si256, _mm_add_epi32, _mm_aesenc_si128, _mm_aesenclast_si128,
-    _mm_aeskeygenassist_si128, _mm_clmulepi64_si128, _mm_loadu_si128, _mm_set_epi32,
-    _mm_set_epi64x, _mm_setr_epi8, _mm_setzero_si128, _mm_shuffle_epi32, _mm_shuffle_epi8,
-    _mm_slli_si128, _mm_srli_si128, _mm_storeu_si128, _mm_xor_si128,
+    __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_aesenc_epi128,
+    _mm256_aesenclast_epi128, _mm256_broadcastsi128_si256, _mm256_castsi256_si128,
+    _mm256_clmulepi64_epi128, _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_set_epi32,
+    _mm256_set_m128i, _mm256_setzero_si256, _mm256_shuffle_epi32, _mm256_shuffle_epi8,
+    _mm256_storeu_si256, _mm256_xor_si256, _mm256_zextsi128_si256, _mm_add_epi32, _mm_aesenc_si128,
+    _mm_aesenclast_si128, _mm_aeskeygenassist_si128, _mm_clmulepi64_si128, _mm_loadu_si128,
+    _mm_set_epi32, _mm_set_epi64x, _mm_setr_epi8, _mm_setzero_si128, _mm_shuffle_epi32,
+    _mm_shuffle_epi8, _mm_slli_si128, _mm_srli_si128, _mm_storeu_si128, _mm_xor_si128,
 };
+use core::sync::atomic::{AtomicU8, Ordering};
 
 cpufeatures::new!(aesni_cpuid, "aes", "pclmulqdq", "ssse3", "sse4.1");
 
@@ -36,12 +43,60 @@ pub(crate) fn supported() -> bool {
     aesni_cpuid::get()
 }
 
-cpufeatures::new!(vaes_cpuid, "avx2", "vaes", "vpclmulqdq");
+cpufeatures::new!(avx2_cpuid, "avx2");
 
-/// Whether the 256-bit VAES/VPCLMULQDQ GCM loop can run (CPUID and OS support for the
-/// registers, via `cpufeatures`).
-pub(crate) fn vaes_supported() -> bool {
-    vaes_cpuid::get()
+/// What the wide (256-bit) paths can use on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WideFeatures {
+    /// AVX2 and VPCLMULQDQ (OS support for the `ymm` state included): the wide GHASH.
+    pub(crate) vpclmul: bool,
+    /// VAES as well: the wide GCM loop.
+    pub(crate) vaes: bool,
+}
+
+/// The CPU's [`WideFeatures`] (computed once, then cached).
+///
+/// `cpufeatures` ties `vaes` and `vpclmulqdq` to the OS's AVX-512 (`zmm`) state, which CPUs
+/// without AVX-512 (Zen 3, Alder Lake) never report, so only AVX2 (CPUID and the `ymm` state in
+/// XCR0) goes through it; the VAES and VPCLMULQDQ bits (CPUID.(EAX=7,ECX=0):ECX bits 9 and 10)
+/// are read here.
+pub(crate) fn wide_features() -> WideFeatures {
+    const UNSET: u8 = 0xFF;
+    static CACHE: AtomicU8 = AtomicU8::new(UNSET);
+    let bits = match CACHE.load(Ordering::Relaxed) {
+        UNSET => {
+            let bits = if avx2_cpuid::get() {
+                // AVX2 was seen in CPUID leaf 7, so the CPU has that leaf.
+                // SAFETY: CPUID exists on every x86_64 CPU. (The intrinsic is a safe function
+                // in recent Rust, not yet in the crate's MSRV 1.89.)
+                #[allow(unused_unsafe)]
+                let ecx = unsafe { __cpuid_count(7, 0) }.ecx;
+                let vpclmul = u8::from(ecx & (1 << 10) != 0);
+                vpclmul | (vpclmul & u8::from(ecx & (1 << 9) != 0)) << 1
+            } else {
+                0
+            };
+            CACHE.store(bits, Ordering::Relaxed);
+            bits
+        }
+        bits => bits,
+    };
+    WideFeatures {
+        vpclmul: bits & 1 != 0,
+        vaes: bits & 2 != 0,
+    }
+}
+
+/// The backend's name with the 256-bit paths this CPU takes, for logs: `x86-aesni` (AES-NI
+/// and PCLMULQDQ only), `x86-aesni-vpclmul` (256-bit GHASH) or `x86-aesni-vaes-vpclmul`
+/// (256-bit GHASH and GCM).
+pub(crate) fn path_name() -> &'static str {
+    match wide_features() {
+        _ if !supported() => "x86-aesni",
+        WideFeatures { vaes: true, .. } => "x86-aesni-vaes-vpclmul",
+        WideFeatures { vpclmul: true, .. } => "x86-aesni-vpclmul",
+        _ => "x86-aesni",
+    }
 }
 
 /// Expanded AES key and GHASH key powers. Only constructible through [`AesNi::new`], which
@@ -54,7 +109,20 @@ pub(crate) struct AesNi {
     h: [__m128i; 16],
     /// `lo ^ hi` of each power in the low 64 bits (Karatsuba middle operand).
     hk: [__m128i; 16],
-    /// [`vaes_supported`] held at construction.
+    /// The powers for the 256-bit paths, present iff the key has GHASH powers and
+    /// [`wide_features`] saw VPCLMULQDQ: holding one proves AVX2 and VPCLMULQDQ.
+    wide: Option<Wide>,
+}
+
+/// GHASH key powers in pairs for the 256-bit paths, built by [`wide_keys`] only.
+#[derive(Clone, Copy)]
+pub(crate) struct Wide {
+    /// Register `j` multiplies blocks `2j` (low lane) and `2j + 1` (high lane) of a 16-block
+    /// group: `H^(16-2j)` and `H^(15-2j)`.
+    hw: [__m256i; 8],
+    /// The Karatsuba middle operands of `hw` (as `hk`).
+    hkw: [__m256i; 8],
+    /// VAES was seen too ([`WideFeatures::vaes`]): the 256-bit GCM loop may run.
     vaes: bool,
 }
 
@@ -214,10 +282,11 @@ fn ghash_n(k: &AesNi, acc: __m128i, blocks: &[__m128i]) -> __m128i {
     finish(t)
 }
 
+/// GHASH of whole blocks on 128-bit registers, 8 blocks per reduction; `acc` byte-reversed.
+#[inline]
 #[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
-fn ghash_impl(k: &AesNi, y: &mut [u8; 16], data: &[u8]) {
+fn ghash_acc(k: &AesNi, mut acc: __m128i, data: &[u8]) -> __m128i {
     let rev = rev_mask();
-    let mut acc = _mm_shuffle_epi8(ld(y), rev);
     for c in data.chunks(128) {
         let n = c.len() / 16;
         let mut b = [_mm_setzero_si128(); 8];
@@ -226,6 +295,13 @@ fn ghash_impl(k: &AesNi, y: &mut [u8; 16], data: &[u8]) {
         }
         acc = ghash_n(k, acc, &b[..n]);
     }
+    acc
+}
+
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
+fn ghash_impl(k: &AesNi, y: &mut [u8; 16], data: &[u8]) {
+    let rev = rev_mask();
+    let acc = ghash_acc(k, _mm_shuffle_epi8(ld(y), rev), data);
     st(y, _mm_shuffle_epi8(acc, rev));
 }
 
@@ -347,11 +423,81 @@ fn st256(out: &mut [u8], v: __m256i) {
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) }
 }
 
+/// [`mul_acc`] on two blocks at once: the Karatsuba partial products of the blocks in `p`
+/// by the powers in `h` (middle operands in `hk`), accumulated into `(lo, hi, mid)`.
+#[inline]
+#[target_feature(enable = "avx,avx2,vpclmulqdq")]
+fn mul_acc2(acc: &mut [__m256i; 3], p: __m256i, h: __m256i, hk: __m256i) {
+    acc[0] = _mm256_xor_si256(acc[0], _mm256_clmulepi64_epi128::<0x00>(p, h));
+    acc[1] = _mm256_xor_si256(acc[1], _mm256_clmulepi64_epi128::<0x11>(p, h));
+    let pm = _mm256_xor_si256(p, _mm256_shuffle_epi32::<0x4e>(p));
+    acc[2] = _mm256_xor_si256(acc[2], _mm256_clmulepi64_epi128::<0x00>(pm, hk));
+}
+
+/// [`finish`] of two-lane accumulators: adds the lanes (the sum of the products is linear),
+/// then one reduction.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1,avx,avx2,vpclmulqdq")]
+fn finish2(acc: [__m256i; 3]) -> __m128i {
+    finish(acc.map(|v| _mm_xor_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v))))
+}
+
+/// `(p_0 ^ acc) H^16 ^ p_1 H^15 ^ ... ^ p_15 H` for 16 byte-reversed blocks held in pairs
+/// (block `2j` in the low lane of `p[j]`), one reduction.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1,avx,avx2,vpclmulqdq")]
+fn ghash16(w: &Wide, acc: __m128i, p: &[__m256i; 8]) -> __m128i {
+    let mut t = [_mm256_setzero_si256(); 3];
+    // The pairs that do not depend on `acc` first: their products can overlap the reduction
+    // that produces `acc`.
+    for ((p, h), hk) in p.iter().zip(&w.hw).zip(&w.hkw).skip(1) {
+        mul_acc2(&mut t, *p, *h, *hk);
+    }
+    let p0 = _mm256_xor_si256(p[0], _mm256_zextsi128_si256(acc));
+    mul_acc2(&mut t, p0, w.hw[0], w.hkw[0]);
+    finish2(t)
+}
+
+/// GHASH on 256-bit registers: 16 blocks per reduction, the remaining (up to 15) blocks on the
+/// 128-bit path.
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1,avx,avx2,vpclmulqdq")]
+fn ghash_wide(k: &AesNi, w: &Wide, y: &mut [u8; 16], data: &[u8]) {
+    let rev1 = rev_mask();
+    let rev = _mm256_broadcastsi128_si256(rev1);
+    let mut acc = _mm_shuffle_epi8(ld(y), rev1);
+    let mut groups = data.chunks_exact(256);
+    for g in &mut groups {
+        let p: [__m256i; 8] =
+            core::array::from_fn(|j| _mm256_shuffle_epi8(ld256(&g[32 * j..]), rev));
+        acc = ghash16(w, acc, &p);
+    }
+    acc = ghash_acc(k, acc, groups.remainder());
+    st(y, _mm_shuffle_epi8(acc, rev1));
+}
+
+/// The pairs of powers of H for [`Wide`].
+#[target_feature(enable = "avx,avx2")]
+fn wide_keys(k: &AesNi, vaes: bool) -> Wide {
+    Wide {
+        hw: core::array::from_fn(|j| _mm256_set_m128i(k.h[14 - 2 * j], k.h[15 - 2 * j])),
+        hkw: core::array::from_fn(|j| _mm256_set_m128i(k.hk[14 - 2 * j], k.hk[15 - 2 * j])),
+        vaes,
+    }
+}
+
 /// [`gcm_fused`] on 256-bit registers: 16 blocks per iteration in 8 registers of 2 blocks,
-/// GHASH of 16 blocks (by `H^16 .. H^1`) interleaved with the AES rounds.
+/// the GHASH of 16 blocks (by `H^16 .. H^1`, one reduction) interleaved with the AES rounds:
+/// the previous iteration's ciphertext when encrypting, this iteration's when decrypting.
+///
+/// The loop is bound by the three vector ALU ports (for AES-128 per 256 bytes: 80 `vaesenc`,
+/// 26 `vpclmulqdq` and about 90 XORs, shuffles and adds), so the counter blocks take one byte
+/// swap instead of eight whenever the counter's last byte does not carry. Spelling the rounds
+/// out (no per-round "hash this round?" test) was measured too: LLVM then schedules the GHASH
+/// ahead of the rounds, and sealing got 5% slower.
 #[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1,avx,avx2,vaes,vpclmulqdq")]
 fn gcm_fused_vaes<const NR: usize, const ENCRYPT: bool>(
     k: &AesNi,
+    w: &Wide,
     ctr: &mut [u8; 16],
     y: &mut [u8; 16],
     data: &mut [u8],
@@ -364,54 +510,61 @@ fn gcm_fused_vaes<const NR: usize, const ENCRYPT: bool>(
     for (dst, src) in rk.iter_mut().zip(&k.rk).take(NR + 1) {
         *dst = _mm256_broadcastsi128_si256(*src);
     }
-    // Register j holds blocks 2j (low lane) and 2j+1, multiplied by H^(16-2j) and H^(15-2j).
-    let hp: [__m256i; W] =
-        core::array::from_fn(|j| _mm256_set_m128i(k.h[14 - 2 * j], k.h[15 - 2 * j]));
-    let hkp: [__m256i; W] =
-        core::array::from_fn(|j| _mm256_set_m128i(k.hk[14 - 2 * j], k.hk[15 - 2 * j]));
     // Byte-reversed counters: lanes hold (c, c + 1).
     let mut c = _mm256_add_epi32(
         _mm256_broadcastsi128_si256(_mm_shuffle_epi8(ld(ctr), rev1)),
         _mm256_set_epi32(0, 0, 0, 1, 0, 0, 0, 0),
     );
-    let two = _mm256_set_epi32(0, 0, 0, 2, 0, 0, 0, 2);
+    // Big-endian increments of the last byte: 2j in the top byte of the last 32-bit word.
+    let inc: [__m256i; W] = core::array::from_fn(|j| {
+        let v = (2 * j as i32) << 24;
+        _mm256_set_epi32(v, 0, 0, 0, v, 0, 0, 0)
+    });
+    let sixteen = _mm256_set_epi32(0, 0, 0, 16, 0, 0, 0, 16);
+    // The counter's last byte (lane 0), to know when it carries.
+    let mut low = ctr[15];
     let mut acc = _mm_shuffle_epi8(ld(y), rev1);
+    // Byte-reversed ciphertext blocks waiting to be hashed.
     let mut pending = [z; W];
     let mut have_pending = false;
     let done = data.len() / (32 * W) * (32 * W);
     for chunk in data[..done].chunks_exact_mut(32 * W) {
-        let mut b = [z; W];
-        for x in &mut b {
-            *x = _mm256_xor_si256(_mm256_shuffle_epi8(c, rev), rk[0]);
-            c = _mm256_add_epi32(c, two);
-        }
+        // The next 16 counter blocks, whitened with round key 0.
+        let mut b: [__m256i; W] = if low <= 0xF0 {
+            // No carry out of the last byte within these 16 blocks: add to the big-endian
+            // counters directly.
+            let cbe = _mm256_shuffle_epi8(c, rev);
+            core::array::from_fn(|j| _mm256_xor_si256(_mm256_add_epi32(cbe, inc[j]), rk[0]))
+        } else {
+            core::array::from_fn(|j| {
+                let d = 2 * j as i32;
+                let cj = _mm256_add_epi32(c, _mm256_set_epi32(0, 0, 0, d, 0, 0, 0, d));
+                _mm256_xor_si256(_mm256_shuffle_epi8(cj, rev), rk[0])
+            })
+        };
+        c = _mm256_add_epi32(c, sixteen);
+        low = low.wrapping_add(16);
         if !ENCRYPT {
+            // Hash this chunk's ciphertext while decrypting it.
             for (j, p) in pending.iter_mut().enumerate() {
                 *p = _mm256_shuffle_epi8(ld256(&chunk[32 * j..]), rev);
             }
             have_pending = true;
         }
         if have_pending {
-            pending[0] = _mm256_xor_si256(pending[0], _mm256_set_m128i(_mm_setzero_si128(), acc));
+            pending[0] = _mm256_xor_si256(pending[0], _mm256_zextsi128_si256(acc));
         }
-        let (mut lo, mut hi, mut mid) = (z, z, z);
+        let mut t = [z; 3];
         for r in 1..NR {
             for x in &mut b {
                 *x = _mm256_aesenc_epi128(*x, rk[r]);
             }
             if have_pending && r <= W {
-                let p = pending[r - 1];
-                lo = _mm256_xor_si256(lo, _mm256_clmulepi64_epi128::<0x00>(p, hp[r - 1]));
-                hi = _mm256_xor_si256(hi, _mm256_clmulepi64_epi128::<0x11>(p, hp[r - 1]));
-                let pm = _mm256_xor_si256(p, _mm256_shuffle_epi32::<0x4e>(p));
-                mid = _mm256_xor_si256(mid, _mm256_clmulepi64_epi128::<0x00>(pm, hkp[r - 1]));
+                mul_acc2(&mut t, pending[r - 1], w.hw[r - 1], w.hkw[r - 1]);
             }
         }
         if have_pending {
-            let fold = |v: __m256i| {
-                _mm_xor_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v))
-            };
-            acc = finish([fold(lo), fold(hi), fold(mid)]);
+            acc = finish2(t);
         }
         for (j, x) in b.iter_mut().enumerate() {
             let out = &mut chunk[32 * j..];
@@ -424,12 +577,7 @@ fn gcm_fused_vaes<const NR: usize, const ENCRYPT: bool>(
         }
     }
     if ENCRYPT && have_pending {
-        let mut blocks = [_mm_setzero_si128(); 2 * W];
-        for (j, p) in pending.iter().enumerate() {
-            blocks[2 * j] = _mm256_castsi256_si128(*p);
-            blocks[2 * j + 1] = _mm256_extracti128_si256::<1>(*p);
-        }
-        acc = ghash_n(k, acc, &blocks);
+        acc = ghash16(w, acc, &pending);
     }
     st(ctr, _mm_shuffle_epi8(_mm256_castsi256_si128(c), rev1));
     st(y, _mm_shuffle_epi8(acc, rev1));
@@ -438,14 +586,18 @@ fn gcm_fused_vaes<const NR: usize, const ENCRYPT: bool>(
 
 #[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
 fn gcm_impl<const ENCRYPT: bool>(k: &AesNi, ctr: &mut [u8; 16], y: &mut [u8; 16], data: &mut [u8]) {
-    let done = match (k.vaes, k.nr) {
-        // SAFETY: `k.vaes` is only set when `vaes_supported()` held (see `AesNi::new`).
-        (true, 10) => unsafe { gcm_fused_vaes::<10, ENCRYPT>(k, ctr, y, data) },
+    let done = match &k.wide {
+        // SAFETY: `k.wide` is only set when `wide_features()` saw AVX2 and VPCLMULQDQ, and
+        // its `vaes` flag only when it saw VAES too (see `AesNi::new`).
+        Some(w) if w.vaes && k.nr == 10 => unsafe {
+            gcm_fused_vaes::<10, ENCRYPT>(k, w, ctr, y, data)
+        },
         // SAFETY: as above.
-        (true, _) => unsafe { gcm_fused_vaes::<14, ENCRYPT>(k, ctr, y, data) },
-        (false, 10) => gcm_fused::<10, ENCRYPT>(k, ctr, y, data),
-        (false, _) => gcm_fused::<14, ENCRYPT>(k, ctr, y, data),
+        Some(w) if w.vaes => unsafe { gcm_fused_vaes::<14, ENCRYPT>(k, w, ctr, y, data) },
+        _ if k.nr == 10 => gcm_fused::<10, ENCRYPT>(k, ctr, y, data),
+        _ => gcm_fused::<14, ENCRYPT>(k, ctr, y, data),
     };
+    // The rest is under 16 blocks (the 256-bit loop) or 8: the 128-bit GHASH.
     let rest = &mut data[done..];
     if ENCRYPT {
         ctr32_impl(k, ctr, rest);
@@ -514,7 +666,7 @@ fn new_impl(key: &[u8], with_ghash: bool) -> Option<AesNi> {
         nr,
         h: [z; 16],
         hk: [z; 16],
-        vaes: false,
+        wide: None,
     };
     if with_ghash {
         let mut hb = [0u8; 16];
@@ -542,14 +694,28 @@ impl AesNi {
         }
         // SAFETY: `supported()` confirmed aes, pclmulqdq, ssse3 and sse4.1.
         let mut k = unsafe { new_impl(key, with_ghash) }?;
-        k.vaes = vaes_supported();
+        let f = wide_features();
+        if with_ghash && f.vpclmul {
+            // SAFETY: `wide_features()` saw AVX2 (and the OS's support for its registers).
+            k.wide = Some(unsafe { wide_keys(&k, f.vaes) });
+        }
         Some(k)
     }
 
-    /// The same key on the 128-bit code paths only (tests the non-VAES loop on VAES CPUs).
+    /// The same key on the 128-bit code paths only (the path of CPUs without VPCLMULQDQ).
+    #[cfg(test)]
+    pub(crate) fn narrow(mut self) -> Self {
+        self.wide = None;
+        self
+    }
+
+    /// The same key with the 256-bit GHASH but the 128-bit GCM loop (a CPU with VPCLMULQDQ
+    /// but not VAES).
     #[cfg(test)]
     pub(crate) fn without_vaes(mut self) -> Self {
-        self.vaes = false;
+        if let Some(w) = &mut self.wide {
+            w.vaes = false;
+        }
         self
     }
 }
@@ -572,10 +738,14 @@ impl Kernel for AesNi {
     }
 
     fn ghash(&self, y: &mut [u8; 16], data: &[u8]) {
-        // SAFETY: `self` exists, so `supported()` held (see `AesNi::new`).
-        unsafe { ghash_impl(self, y, data) }
+        match &self.wide {
+            // SAFETY: `self.wide` is only set when `wide_features()` saw AVX2 and VPCLMULQDQ,
+            // and `self` exists, so `supported()` held (see `AesNi::new`).
+            Some(w) if data.len() >= 256 => unsafe { ghash_wide(self, w, y, data) },
+            // SAFETY: `self` exists, so `supported()` held (see `AesNi::new`).
+            _ => unsafe { ghash_impl(self, y, data) },
+        }
     }
-
     fn gcm_encrypt(&self, ctr: &mut [u8; 16], y: &mut [u8; 16], data: &mut [u8]) {
         // SAFETY: `self` exists, so `supported()` held (see `AesNi::new`).
         unsafe { gcm_impl::<true>(self, ctr, y, data) }
