@@ -20,7 +20,15 @@ const CACHED_DIRS: usize = 8;
 
 /// Case-folded key of a name.
 pub fn fold(name: &str) -> String {
-    name.chars().flat_map(char::to_lowercase).collect()
+    let mut key = String::new();
+    fold_into(name, &mut key);
+    key
+}
+
+/// [`fold`] into `key` (cleared first; its capacity is reused).
+fn fold_into(name: &str, key: &mut String) {
+    key.clear();
+    key.extend(name.chars().flat_map(char::to_lowercase));
 }
 
 #[derive(Debug)]
@@ -35,10 +43,19 @@ struct Dir {
 }
 
 /// The per-VFS cache of scanned directories.
+///
+/// A lookup in a cached directory allocates nothing (its key and result are built in buffers
+/// kept here), so a client probing for names that do not exist (Windows asks for
+/// `desktop.ini`, Office for its lock files) costs no heap; scanning a directory, and the
+/// names of files created through the VFS ([`CaseCache::changed`]), do allocate.
 #[derive(Debug, Default)]
 pub struct CaseCache {
     dirs: Vec<Dir>,
     clock: u64,
+    /// The folded key of the component being looked up.
+    key: String,
+    /// The real path being built by [`CaseCache::resolve`].
+    real: String,
 }
 
 fn stamp(m: &Meta) -> (u64, u64, (i64, u32)) {
@@ -54,68 +71,87 @@ impl CaseCache {
         root: BorrowedFd<'_>,
         resolver: &Resolver,
         path: &str,
-    ) -> Result<Option<String>, Errno> {
-        let mut real = String::with_capacity(path.len());
+    ) -> Result<Option<&str>, Errno> {
+        let mut real = std::mem::take(&mut self.real);
+        real.clear();
+        let mut found = true;
         for comp in path.split('/') {
-            let Some(name) = self.lookup(share, root, resolver, &real, comp)? else {
-                return Ok(None);
-            };
-            if !real.is_empty() {
-                real.push('/');
+            match self.lookup(share, root, resolver, &mut real, comp) {
+                Ok(true) => {}
+                Ok(false) => {
+                    found = false;
+                    break;
+                }
+                Err(e) => {
+                    self.real = real;
+                    return Err(e);
+                }
             }
-            real.push_str(&name);
         }
-        Ok(Some(real))
+        self.real = real;
+        Ok(found.then_some(self.real.as_str()))
     }
 
-    /// The real name of `comp` in directory `dir` (a real path).
+    /// Looks `comp` up in the directory `real` (a real path) and appends its real name to
+    /// `real`; `false` when there is none.
     fn lookup(
         &mut self,
         share: usize,
         root: BorrowedFd<'_>,
         resolver: &Resolver,
-        dir: &str,
+        real: &mut String,
         comp: &str,
-    ) -> Result<Option<String>, Errno> {
+    ) -> Result<bool, Errno> {
+        let dir = real.as_str();
         let fd = match resolver.open(root, dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) {
             Ok(fd) => fd,
-            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(None),
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(false),
             Err(e) => return Err(e),
         };
         let meta = Meta::of(fd.as_fd())?;
         self.clock += 1;
         let now = self.clock;
-        let key = fold(comp);
-        if let Some(d) = self
+        fold_into(comp, &mut self.key);
+        let cached = self
             .dirs
-            .iter_mut()
-            .find(|d| d.share == share && d.path == dir && d.stamp == stamp(&meta))
-        {
-            d.used = now;
-            return Ok(d.names.get(&key).cloned());
-        }
-        let names = scan(fd.as_fd())?;
-        let found = names.get(&key).cloned();
-        self.dirs.retain(|d| !(d.share == share && d.path == dir));
-        if self.dirs.len() >= CACHED_DIRS {
-            if let Some(i) = self
-                .dirs
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, d)| d.used)
-                .map(|(i, _)| i)
-            {
-                self.dirs.swap_remove(i);
+            .iter()
+            .position(|d| d.share == share && d.path == dir && d.stamp == stamp(&meta));
+        let i = match cached {
+            Some(i) => i,
+            None => {
+                let names = scan(fd.as_fd())?;
+                self.dirs.retain(|d| !(d.share == share && d.path == dir));
+                if self.dirs.len() >= CACHED_DIRS {
+                    if let Some(i) = self
+                        .dirs
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, d)| d.used)
+                        .map(|(i, _)| i)
+                    {
+                        self.dirs.swap_remove(i);
+                    }
+                }
+                self.dirs.push(Dir {
+                    share,
+                    path: dir.to_owned(),
+                    stamp: stamp(&meta),
+                    names,
+                    used: now,
+                });
+                self.dirs.len() - 1
             }
+        };
+        let d = &mut self.dirs[i];
+        d.used = now;
+        let Some(name) = d.names.get(self.key.as_str()) else {
+            return Ok(false);
+        };
+        if !real.is_empty() {
+            real.push('/');
         }
-        self.dirs.push(Dir {
-            share,
-            path: dir.to_owned(),
-            stamp: stamp(&meta),
-            names,
-            used: now,
-        });
-        Ok(found)
+        real.push_str(name);
+        Ok(true)
     }
 
     /// Records a change we made in directory `dir`: `added` now exists, `removed` no longer,
@@ -136,7 +172,8 @@ impl CaseCache {
             return;
         };
         if let Some(r) = removed {
-            d.names.remove(&fold(r));
+            fold_into(r, &mut self.key);
+            d.names.remove(self.key.as_str());
         }
         if let Some(a) = added {
             d.names.insert(fold(a), a.to_owned());

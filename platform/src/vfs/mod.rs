@@ -501,6 +501,8 @@ pub struct PosixVfs {
     scratch: String,
     /// Directories scanned for case-insensitive lookups.
     case: case::CaseCache,
+    /// Reused by `list_eas` and `list_streams` (grown at first use).
+    eabufs: xattr::EaBufs,
     /// Threads that fetch uncached file data off the event loop (`try_read`); `None`: reads
     /// block the caller.
     io: Option<crate::iopool::IoPool>,
@@ -538,6 +540,7 @@ impl PosixVfs {
             dirbuf: vec![MaybeUninit::uninit(); dir::DIR_BUF_LEN],
             scratch: String::with_capacity(path::MAX_PATH_LEN + 1),
             case: case::CaseCache::default(),
+            eabufs: xattr::EaBufs::default(),
             io: None,
         })
     }
@@ -1057,8 +1060,13 @@ impl Vfs for PosixVfs {
         };
         rustix::fs::unlinkat(&pfd, name, flags).map_err(errno::map_unlink)?;
         self.nodes[i].unlinked = true;
-        let (si, path) = (self.nodes[i].share, self.nodes[i].path.clone());
+        // The path, copied to the scratch buffer (no allocation) for the case cache's update.
+        let mut path = std::mem::take(&mut self.scratch);
+        path.clear();
+        path.push_str(&self.nodes[i].path);
+        let si = self.nodes[i].share;
         self.case_changed(si, &path, false);
+        self.scratch = path;
         Ok(())
     }
 
@@ -1215,14 +1223,21 @@ impl Vfs for PosixVfs {
     }
 
     fn list_streams(&mut self, node: NodeId, f: &mut dyn FnMut(&str, u64)) -> Result<(), NtStatus> {
-        let (n, fd) = self.node(node)?;
-        let xattr = self.shares[n.share].xattr;
+        let i = self.node_index(node)?;
+        let Self {
+            shares,
+            nodes,
+            eabufs,
+            ..
+        } = self;
+        let n = &nodes[i];
+        let fd = n.fd.as_ref().ok_or(NtStatus::INVALID_HANDLE)?.as_fd();
         let meta = Meta::of(fd).map_err(io_err)?;
         if !meta.is_dir() {
             f("", meta.size);
         }
-        if xattr {
-            stream::list(fd, f)?;
+        if shares[n.share].xattr {
+            stream::list(fd, eabufs, f)?;
         }
         Ok(())
     }
@@ -1299,11 +1314,19 @@ impl Vfs for PosixVfs {
     }
 
     fn list_eas(&mut self, node: NodeId, f: &mut dyn FnMut(&str, &[u8])) -> Result<(), NtStatus> {
-        let (n, fd) = self.node(node)?;
-        if !self.shares[n.share].xattr {
+        let i = self.node_index(node)?;
+        let Self {
+            shares,
+            nodes,
+            eabufs,
+            ..
+        } = self;
+        let n = &nodes[i];
+        if !shares[n.share].xattr {
             return Ok(());
         }
-        xattr::list_eas(fd, f)
+        let fd = n.fd.as_ref().ok_or(NtStatus::INVALID_HANDLE)?;
+        xattr::list_eas(fd.as_fd(), eabufs, f)
     }
 
     fn set_ea(&mut self, node: NodeId, name: &str, value: &[u8]) -> Result<(), NtStatus> {

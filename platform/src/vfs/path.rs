@@ -8,7 +8,8 @@
 //! lookup falls back to a component-by-component walk with `O_NOFOLLOW` that refuses every
 //! symlink (`ELOOP`), which is conservative but can never escape.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::ffi::CStr;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{openat, openat2, AtFlags, FileType, Mode, OFlags, ResolveFlags};
@@ -66,6 +67,10 @@ pub fn representable(name: &[u8]) -> Option<&str> {
 pub struct Resolver {
     /// `openat2` is usable; cleared on the first `ENOSYS`.
     openat2: Cell<bool>,
+    /// The path being looked up as a C string. rustix copies a `&str` path to the stack when
+    /// it is shorter than 256 bytes and allocates a `CString` otherwise; paths that deep are
+    /// common on a NAS, so they are made C strings here, in a buffer kept for the purpose.
+    cpath: RefCell<Vec<u8>>,
 }
 
 impl Resolver {
@@ -73,6 +78,7 @@ impl Resolver {
     pub fn new() -> Self {
         Self {
             openat2: Cell::new(true),
+            cpath: RefCell::new(Vec::with_capacity(MAX_PATH_LEN + 1)),
         }
     }
 
@@ -100,9 +106,24 @@ impl Resolver {
         let target = if path.is_empty() { "." } else { path };
         if self.openat2.get() {
             let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+            // Only a failed borrow (not expected: lookups do not nest) leaves the path to rustix.
+            let mut cpath = self.cpath.try_borrow_mut();
+            let ctarget = match cpath.as_deref_mut() {
+                Ok(buf) => {
+                    buf.clear();
+                    buf.extend_from_slice(target.as_bytes());
+                    buf.push(0);
+                    Some(CStr::from_bytes_with_nul(buf).map_err(|_| Errno::INVAL)?)
+                }
+                Err(_) => None,
+            };
             // EAGAIN: a concurrent rename raced with a `..` inside a symlink; retry a few times.
             for _ in 0..16 {
-                match openat2(root, target, flags | OFlags::CLOEXEC, mode, resolve) {
+                let r = match ctarget {
+                    Some(c) => openat2(root, c, flags | OFlags::CLOEXEC, mode, resolve),
+                    None => openat2(root, target, flags | OFlags::CLOEXEC, mode, resolve),
+                };
+                match r {
                     Err(Errno::AGAIN) | Err(Errno::INTR) => continue,
                     Err(Errno::NOSYS) => {
                         self.openat2.set(false);

@@ -34,7 +34,7 @@ pub fn resolve(fd: BorrowedFd<'_>, name: &str) -> Result<String, NtStatus> {
         return Ok(exact);
     }
     let mut found = None;
-    list(fd, &mut |n, _| {
+    list(fd, &mut super::xattr::EaBufs::default(), &mut |n, _| {
         if found.is_none() && smb_proto::path::eq_ignore_case(n, name) {
             found = Some(xname(n));
         }
@@ -130,9 +130,18 @@ pub fn remove(fd: BorrowedFd<'_>, xn: &str) -> Result<(), NtStatus> {
     }
 }
 
-/// Calls `f` with each stream's name and size.
-pub fn list(fd: BorrowedFd<'_>, f: &mut dyn FnMut(&str, u64)) -> Result<(), NtStatus> {
-    let mut names = vec![0u8; 4096];
+/// Calls `f` with each stream's name and size. The names and values are read into `bufs`
+/// (kept by the VFS: QUERY_INFO FileStreamInformation, which Windows and macOS clients send
+/// for most files they look at, allocates nothing once they have grown).
+pub fn list(
+    fd: BorrowedFd<'_>,
+    bufs: &mut super::xattr::EaBufs,
+    f: &mut dyn FnMut(&str, u64),
+) -> Result<(), NtStatus> {
+    let (names, value) = bufs.parts();
+    if names.is_empty() {
+        names.resize(1024, 0);
+    }
     let n = loop {
         match rustix::fs::flistxattr(fd, &mut names[..]) {
             Ok(n) => break n,
@@ -141,8 +150,21 @@ pub fn list(fd: BorrowedFd<'_>, f: &mut dyn FnMut(&str, u64)) -> Result<(), NtSt
             Err(e) => return Err(errno::map(e)),
         }
     };
-    for raw in names[..n].split(|b| *b == 0) {
-        let Ok(full) = std::str::from_utf8(raw) else {
+    if value.is_empty() {
+        value.resize(256, 0);
+    }
+    let mut at = 0;
+    while at < n {
+        // Each name ends with its NUL, which makes it a C string in place (no copy).
+        let Some(len) = names[at..n].iter().position(|b| *b == 0) else {
+            break;
+        };
+        let raw = &names[at..=at + len];
+        at += len + 1;
+        let Ok(cname) = std::ffi::CStr::from_bytes_with_nul(raw) else {
+            continue;
+        };
+        let Ok(full) = cname.to_str() else {
             continue;
         };
         let Some(name) = full
@@ -154,8 +176,19 @@ pub fn list(fd: BorrowedFd<'_>, f: &mut dyn FnMut(&str, u64)) -> Result<(), NtSt
         if name.is_empty() {
             continue;
         }
-        if let Some(sz) = size(fd, full)? {
-            f(name, sz);
+        // The size is the value's length (read whole: see `size`).
+        let size = loop {
+            match rustix::fs::fgetxattr(fd, cname, &mut value[..]) {
+                Ok(l) => break Some(l),
+                Err(Errno::RANGE) if value.len() < MAX_STREAM => {
+                    value.resize((value.len() * 4).min(MAX_STREAM), 0);
+                }
+                Err(Errno::NODATA) => break None,
+                Err(e) => return Err(map(e)),
+            }
+        };
+        if let Some(sz) = size {
+            f(name, sz as u64);
         }
     }
     Ok(())

@@ -40,13 +40,42 @@ pub fn set(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> Result<(), NtStatus>
 
 /// Whether a client may use EA `name` (case-insensitive reserved prefixes).
 fn reserved(name: &str) -> bool {
-    let l = name.to_ascii_lowercase();
-    l.starts_with("smbed") || l.starts_with("dosstream.") || l == "dosattrib" || l == "samba_pai"
+    let starts = |p: &str| {
+        name.get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    };
+    starts("smbed")
+        || starts("dosstream.")
+        || name.eq_ignore_ascii_case("dosattrib")
+        || name.eq_ignore_ascii_case("samba_pai")
+}
+
+/// Buffers for [`list_eas`] (and `stream::list`), kept by the VFS so a listing allocates only
+/// when it meets a longer name list or a larger value than any before (QUERY_INFO
+/// FileAllInformation lists the EAs of every file it is asked about, for their size).
+#[derive(Debug, Default)]
+pub struct EaBufs {
+    names: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl EaBufs {
+    /// The name-list and value buffers (streams are listed with them too).
+    pub fn parts(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>) {
+        (&mut self.names, &mut self.value)
+    }
 }
 
 /// Calls `f` for each client EA of `fd`.
-pub fn list_eas(fd: BorrowedFd<'_>, f: &mut dyn FnMut(&str, &[u8])) -> Result<(), NtStatus> {
-    let mut names = vec![0u8; 4096];
+pub fn list_eas(
+    fd: BorrowedFd<'_>,
+    bufs: &mut EaBufs,
+    f: &mut dyn FnMut(&str, &[u8]),
+) -> Result<(), NtStatus> {
+    let (names, value) = bufs.parts();
+    if names.is_empty() {
+        names.resize(1024, 0);
+    }
     let n = loop {
         match rustix::fs::flistxattr(fd, &mut names[..]) {
             Ok(n) => break n,
@@ -55,9 +84,21 @@ pub fn list_eas(fd: BorrowedFd<'_>, f: &mut dyn FnMut(&str, &[u8])) -> Result<()
             Err(e) => return Err(errno::map(e)),
         }
     };
-    let mut value = vec![0u8; MAX_EA_VALUE];
-    for raw in names[..n].split(|b| *b == 0) {
-        let Ok(full) = std::str::from_utf8(raw) else {
+    if value.is_empty() {
+        value.resize(256, 0);
+    }
+    let mut at = 0;
+    while at < n {
+        // Each name ends with its NUL, which makes it a C string in place (no copy).
+        let Some(len) = names[at..n].iter().position(|b| *b == 0) else {
+            break;
+        };
+        let raw = &names[at..=at + len];
+        at += len + 1;
+        let Ok(cname) = std::ffi::CStr::from_bytes_with_nul(raw) else {
+            continue;
+        };
+        let Ok(full) = cname.to_str() else {
             continue;
         };
         let Some(name) = full.strip_prefix(USER) else {
@@ -69,10 +110,18 @@ pub fn list_eas(fd: BorrowedFd<'_>, f: &mut dyn FnMut(&str, &[u8])) -> Result<()
         if name.len() > 255 {
             continue;
         }
-        match rustix::fs::fgetxattr(fd, full, &mut value[..]) {
-            Ok(l) => f(name, &value[..l]),
-            Err(Errno::NODATA | Errno::RANGE) => continue,
-            Err(e) => return Err(errno::map(e)),
+        let l = loop {
+            match rustix::fs::fgetxattr(fd, cname, &mut value[..]) {
+                Ok(l) => break Some(l),
+                Err(Errno::RANGE) if value.len() < MAX_EA_VALUE => {
+                    value.resize((value.len() * 4).min(MAX_EA_VALUE), 0);
+                }
+                Err(Errno::NODATA | Errno::RANGE) => break None,
+                Err(e) => return Err(errno::map(e)),
+            }
+        };
+        if let Some(l) = l {
+            f(name, &value[..l]);
         }
     }
     Ok(())
@@ -89,7 +138,7 @@ pub fn set_ea(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> Result<(), NtStat
     }
     // Remove case variants first (EA names are case-insensitive on Windows).
     let mut existing = Vec::new();
-    list_eas(fd, &mut |n, _| {
+    list_eas(fd, &mut EaBufs::default(), &mut |n, _| {
         if n.eq_ignore_ascii_case(name) {
             existing.push(format!("{USER}{n}"));
         }
