@@ -856,7 +856,7 @@ ROWS=()
 #   BAR_KIND: ge (ratio >= v), le (ratio <= v), abs_lt (smbed value < v), info (no bar)
 row() {
     local label=$1 a=$2 b=$3 kind=$4 v=$5 dig=${6:-1} ratio bar res
-    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + 0 > 0 && b == b + 0 && a == a + 0) printf "%.2f", b / a; else print "n/a" }')
+    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + 0 > 0 && b == b + 0 && a == a + 0) { r = b / a; printf (r < 0.1 && r > 0) ? "%.3f" : "%.2f", r } else print "n/a" }')
     case $kind in
         ge) bar="ratio >= $v" ;;
         le) bar="ratio <= $v" ;;
@@ -870,7 +870,8 @@ row() {
     elif [[ $ratio == n/a ]]; then
         res=FAIL
     else
-        res=$(awk -v r="$ratio" -v v="$v" -v k="$kind" 'BEGIN { ok = (k == "ge") ? (r >= v) : (r <= v); print ok ? "PASS" : "FAIL" }')
+        # Judged on the exact ratio, not the two-decimal one shown (0.0504 shows as 0.05).
+        res=$(awk -v a="$a" -v b="$b" -v v="$v" -v k="$kind" 'BEGIN { r = b / a; ok = (k == "ge") ? (r >= v) : (r <= v); print ok ? "PASS" : "FAIL" }')
     fi
     [[ $res == PASS ]] && N_PASS=$((N_PASS + 1))
     [[ $res == FAIL ]] && N_FAIL=$((N_FAIL + 1))
@@ -906,7 +907,10 @@ report() {
     if [[ " $PHASES " == *" meta "* ]]; then
         row "create+close, files/s ($NFILES files, median of $META_RUNS)" "${R[create.samba]:-nan}" "${R[create.smbed]:-nan}" ge 2 0
         row "list ${NFILES}-file dir ($LS_REPS times), entries/s, median of $META_RUNS" "${R[list.samba]:-nan}" "${R[list.smbed]:-nan}" ge 2 0
-        row "stat, serial (one smbclient, allinfo), files/s ($NSTAT files, median of $META_RUNS)" "${R[stat.samba]:-nan}" "${R[stat.smbed]:-nan}" ge 2 0
+        # One smbclient's round trips bound this row, whichever server answers: it is shown,
+        # and the stat bar applies to the parallel row below (a client that is not the
+        # bottleneck, as the issue asks).
+        row "stat, serial (one smbclient, allinfo; client-bound, no bar), files/s ($NSTAT files, median of $META_RUNS)" "${R[stat.samba]:-nan}" "${R[stat.smbed]:-nan}" info 0 0
         row "stat, parallel (smbload, $LOAD_CONNS conns x depth $LOAD_DEPTH, ${LOAD_SECS} s), files/s ($((NSTAT < NFILES ? NSTAT : NFILES)) files, median of $META_RUNS)" \
             "${R[pstat.samba]:-nan}" "${R[pstat.smbed]:-nan}" ge 2 0
     fi
