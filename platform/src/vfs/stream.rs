@@ -138,43 +138,15 @@ pub fn list(
     bufs: &mut super::xattr::EaBufs,
     f: &mut dyn FnMut(&str, u64),
 ) -> Result<(), NtStatus> {
-    let (names, value) = bufs.parts();
-    if names.is_empty() {
-        names.resize(1024, 0);
-    }
-    let n = loop {
-        match rustix::fs::flistxattr(fd, &mut names[..]) {
-            Ok(n) => break n,
-            Err(Errno::RANGE) if names.len() < 1 << 20 => names.resize(names.len() * 4, 0),
-            Err(Errno::NOTSUP) => return Ok(()),
-            Err(e) => return Err(errno::map(e)),
-        }
-    };
-    if value.is_empty() {
-        value.resize(256, 0);
-    }
-    let mut at = 0;
-    while at < n {
-        // Each name ends with its NUL, which makes it a C string in place (no copy).
-        let Some(len) = names[at..n].iter().position(|b| *b == 0) else {
-            break;
-        };
-        let raw = &names[at..=at + len];
-        at += len + 1;
-        let Ok(cname) = std::ffi::CStr::from_bytes_with_nul(raw) else {
-            continue;
-        };
-        let Ok(full) = cname.to_str() else {
-            continue;
-        };
+    bufs.for_each_name(fd, |cname, full, value| {
         let Some(name) = full
             .strip_prefix(PREFIX)
             .and_then(|r| r.strip_suffix(SUFFIX))
         else {
-            continue;
+            return Ok(());
         };
         if name.is_empty() {
-            continue;
+            return Ok(());
         }
         // The size is the value's length (read whole: see `size`).
         let size = loop {
@@ -190,6 +162,6 @@ pub fn list(
         if let Some(sz) = size {
             f(name, sz as u64);
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

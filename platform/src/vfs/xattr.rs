@@ -6,6 +6,8 @@
 //!   are visible and vice versa. Names that would reach smbed's own records (`smbed*`) or
 //!   Samba's (`DOSATTRIB`, `SAMBA_PAI`) are refused, so a client cannot forge them.
 
+use std::ffi::CStr;
+
 use rustix::fd::BorrowedFd;
 use rustix::fs::XattrFlags;
 use rustix::io::Errno;
@@ -60,9 +62,45 @@ pub struct EaBufs {
 }
 
 impl EaBufs {
-    /// The name-list and value buffers (streams are listed with them too).
-    pub fn parts(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>) {
-        (&mut self.names, &mut self.value)
+    /// Lists `fd`'s extended attribute names into the name buffer (grown as needed) and calls
+    /// `f` with each name that is UTF-8, as a C string in place and as `&str`, and the value
+    /// buffer (at least 256 bytes) to read its value into. A file system without xattrs has
+    /// none. Nothing is allocated once the buffers have grown.
+    pub fn for_each_name<F>(&mut self, fd: BorrowedFd<'_>, mut f: F) -> Result<(), NtStatus>
+    where
+        F: FnMut(&CStr, &str, &mut Vec<u8>) -> Result<(), NtStatus>,
+    {
+        let (names, value) = (&mut self.names, &mut self.value);
+        if names.is_empty() {
+            names.resize(1024, 0);
+        }
+        let n = loop {
+            match rustix::fs::flistxattr(fd, &mut names[..]) {
+                Ok(n) => break n,
+                Err(Errno::RANGE) if names.len() < 1 << 20 => names.resize(names.len() * 4, 0),
+                Err(Errno::NOTSUP) => return Ok(()),
+                Err(e) => return Err(errno::map(e)),
+            }
+        };
+        if value.is_empty() {
+            value.resize(256, 0);
+        }
+        let mut at = 0;
+        while at < n {
+            // Each name ends with its NUL, which makes it a C string in place (no copy).
+            let Some(len) = names[at..n].iter().position(|b| *b == 0) else {
+                break;
+            };
+            let raw = &names[at..=at + len];
+            at += len + 1;
+            let Ok(cname) = CStr::from_bytes_with_nul(raw) else {
+                continue;
+            };
+            if let Ok(full) = cname.to_str() {
+                f(cname, full, value)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -72,43 +110,16 @@ pub fn list_eas(
     bufs: &mut EaBufs,
     f: &mut dyn FnMut(&str, &[u8]),
 ) -> Result<(), NtStatus> {
-    let (names, value) = bufs.parts();
-    if names.is_empty() {
-        names.resize(1024, 0);
-    }
-    let n = loop {
-        match rustix::fs::flistxattr(fd, &mut names[..]) {
-            Ok(n) => break n,
-            Err(Errno::RANGE) if names.len() < 1 << 20 => names.resize(names.len() * 4, 0),
-            Err(Errno::NOTSUP) => return Ok(()),
-            Err(e) => return Err(errno::map(e)),
-        }
-    };
-    if value.is_empty() {
-        value.resize(256, 0);
-    }
-    let mut at = 0;
-    while at < n {
-        // Each name ends with its NUL, which makes it a C string in place (no copy).
-        let Some(len) = names[at..n].iter().position(|b| *b == 0) else {
-            break;
-        };
-        let raw = &names[at..=at + len];
-        at += len + 1;
-        let Ok(cname) = std::ffi::CStr::from_bytes_with_nul(raw) else {
-            continue;
-        };
-        let Ok(full) = cname.to_str() else {
-            continue;
-        };
+    bufs.for_each_name(fd, |cname, full, value| {
         let Some(name) = full.strip_prefix(USER) else {
-            continue;
+            return Ok(());
         };
-        if name.is_empty() || reserved(name) || !smb_proto::ea::valid_name(name.as_bytes()) {
-            continue;
-        }
-        if name.len() > 255 {
-            continue;
+        if name.is_empty()
+            || reserved(name)
+            || !smb_proto::ea::valid_name(name.as_bytes())
+            || name.len() > 255
+        {
+            return Ok(());
         }
         let l = loop {
             match rustix::fs::fgetxattr(fd, cname, &mut value[..]) {
@@ -123,8 +134,8 @@ pub fn list_eas(
         if let Some(l) = l {
             f(name, &value[..l]);
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Sets (or, with an empty value, removes) client EA `name`. An existing EA whose name differs
