@@ -55,6 +55,8 @@
 #                         hold_sessions.py process; needs smbprotocol: pip install
 #                         smbprotocol), smbclient (one smbclient per session), auto = python
 #                         when "$PYTHON -c 'import smbprotocol'" works (PYTHON=python3)
+#   PREFAULT=1            before each timed put, touch and free 2 x SIZE_MB of memory so the
+#                         put's page cache lands on memory the VM's host backs (prefault())
 #   TCP_CC=cubic          TCP congestion control of the private network namespace the whole
 #                         run happens in (see "Network" below); TCP_CC=host: no namespace,
 #                         the host's setting
@@ -287,6 +289,34 @@ settle() {
     done
     note "samba: process tree did not settle ($n processes, resting $SAMBA_REST_N)"
     return 1
+}
+
+# prefault: right before a timed put, touches (2 * SIZE_MB + 256) MiB of anonymous memory in
+# 2 MiB pages where the kernel allows (MADV_HUGEPAGE) and frees it (PREFAULT=0 skips it). Why:
+# this VM reports free memory to its host (virtio-balloon free page reporting of 8 MiB blocks
+# free for ~2 s, page_reporting_order=11), which discards it. Large page-cache folios are
+# carved from such high-order blocks, and the first write to each page of a discarded block
+# faults into the hypervisor: a put's profile is then 70% the copy into the page cache (33%
+# otherwise), 1.4-2.8 s of server CPU per GiB instead of 0.3-0.5, for either server, in some
+# runs and not others (same binary, same file). Touching the memory first gets the blocks
+# backed again for the put. Real hardware has no such cost. The touch is not timed.
+prefault() {
+    [[ ${PREFAULT:-1} == 1 ]] || return 0
+    local avail
+    avail=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
+    ((avail > 3 * SIZE_MB + 1024)) || return 0
+    # Anonymous memory in 2 MiB pages where the kernel allows (MADV_HUGEPAGE): large page-cache
+    # folios are carved from the same high-order free blocks the host was given.
+    "$PYTHON" - "$((2 * SIZE_MB + 256))" <<'PY' 2>/dev/null || true
+import mmap, sys
+n = int(sys.argv[1]) << 20
+m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+if hasattr(mmap, "MADV_HUGEPAGE"):
+    m.madvise(mmap.MADV_HUGEPAGE)
+for off in range(0, n, 4096):
+    m[off] = 1
+m.close()
+PY
 }
 
 alive() {  # alive samba|smbed
@@ -640,6 +670,7 @@ xfer_once() {
     sync
     sleep 0.2
     settle "$srv"
+    [[ $op == put ]] && prefault
     t0=$(tree_ticks $(server_roots "$srv"))
     if [[ $op == get ]]; then
         res=$(timed "$out.tmp" smbc "$srv" "$mode" -c "get bigfile /dev/null")

@@ -272,7 +272,7 @@ fn serve(cfg_path: Option<&Path>) -> Result<(), String> {
     // (features from AT_HWCAP on ARM, CPUID on x86_64).
     let (backend, note) = board::crypto_backend(&sel.board);
     smb_crypto::set_default_backend(backend).map_err(|e| format!("crypto backend: {e}"))?;
-    eprintln!("smbed: crypto backend {}{note}", backend.name());
+    eprintln!("smbed: crypto backend {}{note}", backend.path_name());
     let limits = board::limits(&sel.board);
     if let Some(w) = board::raise_fd_limit(board::fds_needed(&limits, cfg.shares.len())) {
         eprintln!("smbed: warning: {w}");
