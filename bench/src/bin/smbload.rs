@@ -195,24 +195,20 @@ fn file_name(dir: &str, i: usize) -> String {
 
 /// The compound of one operation on `name`.
 fn op_reqs(op: Op, name: &str) -> Vec<Req> {
+    let open_existing = || {
+        Create::new(name)
+            .access(access::FILE_READ_ATTRIBUTES)
+            .share(share_access::ALL)
+            .disposition(disposition::OPEN)
+            .req()
+    };
     match op {
         Op::Stat => vec![
-            Create::new(name)
-                .access(access::FILE_READ_ATTRIBUTES)
-                .share(share_access::ALL)
-                .disposition(disposition::OPEN)
-                .req(),
+            open_existing(),
             Req::query_info(FileId::RELATED, info_type::FILE, class::ALL, 4096, 0, &[]).related(),
             Req::close(FileId::RELATED, 0).related(),
         ],
-        Op::OpenClose => vec![
-            Create::new(name)
-                .access(access::FILE_READ_ATTRIBUTES)
-                .share(share_access::ALL)
-                .disposition(disposition::OPEN)
-                .req(),
-            Req::close(FileId::RELATED, 0).related(),
-        ],
+        Op::OpenClose => vec![open_existing(), Req::close(FileId::RELATED, 0).related()],
         Op::MkFiles => vec![
             Create::new(name)
                 .access(access::FILE_READ_ATTRIBUTES | access::FILE_WRITE_DATA)

@@ -595,6 +595,16 @@ impl PosixVfs {
         Ok((n, fd.as_fd()))
     }
 
+    /// An open node, whether its share keeps xattrs, and the xattr buffers, borrowed together.
+    fn node_with_eabufs(
+        &mut self,
+        node: NodeId,
+    ) -> Result<(&Node, bool, &mut xattr::EaBufs), NtStatus> {
+        let i = self.node_index(node)?;
+        let n = &self.nodes[i];
+        Ok((n, self.shares[n.share].xattr, &mut self.eabufs))
+    }
+
     fn node_index(&self, node: NodeId) -> Result<usize, NtStatus> {
         self.node(node)?;
         usize::try_from(node.0).map_err(|_| NtStatus::INVALID_HANDLE)
@@ -1223,20 +1233,13 @@ impl Vfs for PosixVfs {
     }
 
     fn list_streams(&mut self, node: NodeId, f: &mut dyn FnMut(&str, u64)) -> Result<(), NtStatus> {
-        let i = self.node_index(node)?;
-        let Self {
-            shares,
-            nodes,
-            eabufs,
-            ..
-        } = self;
-        let n = &nodes[i];
+        let (n, xattr, eabufs) = self.node_with_eabufs(node)?;
         let fd = n.fd.as_ref().ok_or(NtStatus::INVALID_HANDLE)?.as_fd();
         let meta = Meta::of(fd).map_err(io_err)?;
         if !meta.is_dir() {
             f("", meta.size);
         }
-        if shares[n.share].xattr {
+        if xattr {
             stream::list(fd, eabufs, f)?;
         }
         Ok(())
@@ -1314,15 +1317,8 @@ impl Vfs for PosixVfs {
     }
 
     fn list_eas(&mut self, node: NodeId, f: &mut dyn FnMut(&str, &[u8])) -> Result<(), NtStatus> {
-        let i = self.node_index(node)?;
-        let Self {
-            shares,
-            nodes,
-            eabufs,
-            ..
-        } = self;
-        let n = &nodes[i];
-        if !shares[n.share].xattr {
+        let (n, xattr, eabufs) = self.node_with_eabufs(node)?;
+        if !xattr {
             return Ok(());
         }
         let fd = n.fd.as_ref().ok_or(NtStatus::INVALID_HANDLE)?;

@@ -149,18 +149,10 @@ pub fn list(
             return Ok(());
         }
         // The size is the value's length (read whole: see `size`).
-        let size = loop {
-            match rustix::fs::fgetxattr(fd, cname, &mut value[..]) {
-                Ok(l) => break Some(l),
-                Err(Errno::RANGE) if value.len() < MAX_STREAM => {
-                    value.resize((value.len() * 4).min(MAX_STREAM), 0);
-                }
-                Err(Errno::NODATA) => break None,
-                Err(e) => return Err(map(e)),
-            }
-        };
-        if let Some(sz) = size {
-            f(name, sz as u64);
+        match super::xattr::read_growing(fd, cname, value, MAX_STREAM) {
+            Ok(sz) => f(name, sz as u64),
+            Err(Errno::NODATA) => {}
+            Err(e) => return Err(map(e)),
         }
         Ok(())
     })

@@ -104,6 +104,24 @@ impl EaBufs {
     }
 }
 
+/// Reads xattr `name` of `fd` into `value`, growing it fourfold at a time up to `max` bytes;
+/// returns the value's length. `RANGE` when the value is longer than `max`.
+pub fn read_growing(
+    fd: BorrowedFd<'_>,
+    name: &CStr,
+    value: &mut Vec<u8>,
+    max: usize,
+) -> Result<usize, Errno> {
+    loop {
+        match rustix::fs::fgetxattr(fd, name, &mut value[..]) {
+            Err(Errno::RANGE) if value.len() < max => {
+                value.resize((value.len() * 4).min(max), 0);
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Calls `f` for each client EA of `fd`.
 pub fn list_eas(
     fd: BorrowedFd<'_>,
@@ -121,18 +139,10 @@ pub fn list_eas(
         {
             return Ok(());
         }
-        let l = loop {
-            match rustix::fs::fgetxattr(fd, cname, &mut value[..]) {
-                Ok(l) => break Some(l),
-                Err(Errno::RANGE) if value.len() < MAX_EA_VALUE => {
-                    value.resize((value.len() * 4).min(MAX_EA_VALUE), 0);
-                }
-                Err(Errno::NODATA | Errno::RANGE) => break None,
-                Err(e) => return Err(errno::map(e)),
-            }
-        };
-        if let Some(l) = l {
-            f(name, &value[..l]);
+        match read_growing(fd, cname, value, MAX_EA_VALUE) {
+            Ok(l) => f(name, &value[..l]),
+            Err(Errno::NODATA | Errno::RANGE) => {}
+            Err(e) => return Err(errno::map(e)),
         }
         Ok(())
     })
